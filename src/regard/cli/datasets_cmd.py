@@ -1,0 +1,51 @@
+"""``regard datasets``: list, describe and download named datasets."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("datasets")
+def command() -> None:
+    """Named test collections (BEIR, Vaswani, TREC DL19 reranking slice)."""
+
+
+@command.command("list")
+def list_datasets() -> None:
+    """List known datasets and where each is available locally."""
+    from regard.datasets import REGISTRY, locate
+
+    for name in sorted(REGISTRY):
+        where = locate(name)
+        click.echo(f"{name:18} {'local: ' + str(where) if where else 'not downloaded':60.60} {REGISTRY[name].description}")
+
+
+@command.command("info")
+@click.argument("name")
+def info(name: str) -> None:
+    """Describe dataset NAME: location, splits, query and judgment counts."""
+    from regard.datasets import load_dataset, spec
+
+    entry = spec(name)
+    click.echo(f"{name}: {entry.description}")
+    if entry.note:
+        click.echo(f"note: {entry.note}")
+    data = load_dataset(name, download_missing=False)
+    click.echo(f"location: {data.root}")
+    click.echo(f"relevant grade: >= {data.relevance_threshold}")
+    for split in data.splits():
+        qrels = data.qrels(split)
+        judgments = sum(len(j) for j in qrels.values())
+        click.echo(f"split {split}: {len(data.queries(split))} queries, {judgments} judgments")
+
+
+@command.command("download")
+@click.argument("name")
+def download(name: str) -> None:
+    """Download dataset NAME into the cache (unless the local mirror already has it)."""
+    from regard.datasets import download as fetch, locate
+
+    where = locate(name)
+    if where is None:
+        where = fetch(name)
+    click.echo(f"{name}: {where}")

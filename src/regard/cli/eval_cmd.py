@@ -1,0 +1,46 @@
+"""``regard eval``: evaluate pipelines (or run files) on a dataset's queries."""
+
+from __future__ import annotations
+
+import click
+
+from regard.eval.metrics import DEFAULT_METRICS
+
+
+def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], metrics: list[str], out: str | None,
+                       k: int = 1000) -> None:
+    """Shared by ``eval`` and ``demo``: parse, run, print the table, write runs and metrics."""
+    from regard.datasets import load_dataset
+    from regard.eval.experiment import format_table, run_experiment, write_results
+    from regard.pipeline_spec import PipelineParser
+
+    data = load_dataset(dataset)
+    split = split or data.spec.default_split
+    queries, qrels = data.queries(split), data.qrels(split)
+    parser = PipelineParser(k=k)
+    pipelines = {expression: parser.parse(expression) for expression in expressions}
+    click.echo(f"{dataset} ({split}): {len(queries)} queries, {len(pipelines)} pipeline(s)", err=True)
+    results = run_experiment(pipelines, queries, qrels, metrics, relevance_threshold=data.relevance_threshold,
+                             ignore_identical_ids=data.spec.layout == "beir")
+    click.echo(format_table(results, metrics))
+    target = out or f"runs/{dataset}-{split}"
+    path = write_results(results, target, dataset, split, metrics)
+    click.echo(f"\nruns and {path.name} written to {path.parent}", err=True)
+
+
+@click.command("eval")
+@click.option("--dataset", required=True, help="Dataset name, e.g. scifact, vaswani, dl19.")
+@click.option("--split", default=None, help="Split to evaluate (default: the dataset's test split).")
+@click.option("--pipeline", "pipelines", multiple=True, required=True,
+              help='An index folder, a TREC run file, or an expression: "idx/bm25 % 100 >> idx/dense", '
+                   '"idx/bm25 | idx/dense". Repeat to compare; the first is the significance baseline.')
+@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, help="Comma-separated metrics.")
+@click.option("-k", "k", type=int, default=1000, show_default=True, help="Depth of each retriever's run.")
+@click.option("--out", default=None, help="Folder for TREC runs and metrics.json (default: runs/DATASET-SPLIT).")
+def command(dataset, split, pipelines, metrics, k, out):
+    """Evaluate one or more pipelines on DATASET and print a metrics table.
+
+    Writes a TREC run per pipeline and metrics.json (means, per-query scores, queries/s, p-values
+    against the first pipeline).
+    """
+    evaluate_pipelines(dataset, split, list(pipelines), [m.strip() for m in metrics.split(",") if m.strip()], out, k)

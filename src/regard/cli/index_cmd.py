@@ -1,0 +1,48 @@
+"""``regard index``: build an index from a corpus."""
+
+from __future__ import annotations
+
+import click
+
+from regard.models import DEFAULT_DENSE_MODEL
+
+
+@click.command("index")
+@click.argument("corpus")
+@click.option("--kind", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True, help="Index kind.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
+@click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
+              help="BM25 engine: Lucene through pyserini, or bm25s (no Java).")
+@click.option("--k1", type=float, default=0.9, show_default=True, help="BM25 k1 (BEIR flat reference).")
+@click.option("--b", type=float, default=0.4, show_default=True, help="BM25 b (BEIR flat reference).")
+@click.option("--model", default=DEFAULT_DENSE_MODEL, show_default=True, help="Dense encoder: hub name or path.")
+@click.option("--faiss", "faiss_type", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat",
+              show_default=True, help="FAISS index type (flat is exact inner product).")
+@click.option("--fp16", is_flag=True, help="Store dense vectors as float16 (flat and hnsw).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, else fp32.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
+@click.option("--device", default=None, help="Encoding device (default: cuda if available, else cpu).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "tsv", "trec"]), default=None,
+              help="Corpus file format (default: from the file name or its first line).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing index at --out.")
+def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, device, fmt, overwrite):
+    """Build a KIND index of CORPUS into OUT.
+
+    CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, or a dataset name (e.g.
+    scifact). The index is built beside OUT and moved into place only when complete.
+    """
+    from regard.data.corpus import Corpus
+    from regard.indexing.index import Index
+
+    source = Corpus(corpus, fmt=fmt) if fmt else corpus
+    if kind == "bm25":
+        params = dict(backend=backend, k1=k1, b=b)
+    else:
+        params = dict(model=model, faiss_type=faiss_type, fp16=fp16, precision=precision,
+                      batch_size=batch_size, device=device)
+    index = Index.build(source, out, kind=kind, overwrite=overwrite, **params)
+    m = index.manifest
+    skipped = f", {m.skipped_empty_documents} empty skipped" if m.skipped_empty_documents else ""
+    click.echo(f"built {m.kind} index ({m.backend}) of {m.document_count} documents{skipped} "
+               f"in {m.build_seconds:.1f}s: {index.folder}")

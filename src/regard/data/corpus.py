@@ -1,0 +1,88 @@
+"""A corpus on disk in any supported format, read as a validated stream of documents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from regard.data.jsonl import iter_jsonl_documents
+from regard.data.lines import open_binary
+from regard.data.trec import iter_trec_documents
+from regard.data.tsv import iter_tsv_documents
+from regard.data.types import Document
+from regard.errors import InputFormatError
+
+log = logging.getLogger(__name__)
+
+FORMATS: dict[str, Callable[[Path], Iterator[tuple[int, Document]]]] = {
+    "jsonl": iter_jsonl_documents,
+    "tsv": iter_tsv_documents,
+    "trec": iter_trec_documents,
+}
+
+
+def detect_format(path: Path) -> str:
+    """Guess a corpus file's format from its name, then from its first non-blank line."""
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if name.endswith((".tsv", ".tab")):
+        return "tsv"
+    if name.endswith((".trec", ".sgml", ".trectext")):
+        return "trec"
+    with open_binary(path) as handle:
+        for raw in handle:
+            head = raw.strip()
+            if head:
+                if head.upper().startswith(b"<DOC>"):
+                    return "trec"
+                if head.startswith(b"{"):
+                    return "jsonl"
+                if b"\t" in head:
+                    return "tsv"
+                break
+    raise InputFormatError(path, "cannot tell the corpus format; name it .jsonl, .tsv or .trec")
+
+
+class Corpus:
+    """Documents from one file (or a BEIR folder), validated as they stream.
+
+    Iterating raises InputFormatError on a duplicate document id and skips documents whose title and
+    text are both empty; ``skipped_empty`` counts those skips after iteration.
+    """
+
+    def __init__(self, path: str | Path, fmt: str | None = None, name: str | None = None):
+        path = Path(path)
+        if path.is_dir():
+            if not (path / "corpus.jsonl").exists():
+                raise InputFormatError(path, "folder has no corpus.jsonl (expected the BEIR layout)")
+            path = path / "corpus.jsonl"
+        if not path.exists():
+            raise InputFormatError(path, "corpus file not found")
+        self.path = path
+        self.format = fmt or detect_format(path)
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown corpus format {self.format!r}; expected one of {sorted(FORMATS)}")
+        self.name = name or (path.parent.name if path.name == "corpus.jsonl" else path.stem)
+        self.skipped_empty = 0
+
+    def __iter__(self) -> Iterator[Document]:
+        seen: dict[str, int] = {}
+        self.skipped_empty = 0
+        for line, doc in FORMATS[self.format](self.path):
+            if not doc.id:
+                raise InputFormatError(self.path, "empty document id", line=line, field="id")
+            if doc.id in seen:
+                raise InputFormatError(
+                    self.path, f"duplicate document id {doc.id!r} (first at line {seen[doc.id]})", line=line, field="id"
+                )
+            seen[doc.id] = line
+            if not doc.text.strip() and not doc.title.strip():
+                self.skipped_empty += 1
+                log.warning("%s:%d: skipping empty document %r", self.path, line, doc.id)
+                continue
+            yield doc
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.path)!r}, format={self.format!r})"

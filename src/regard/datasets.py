@@ -1,0 +1,217 @@
+"""Named datasets: BEIR collections, Vaswani (NPL) and the TREC DL19 reranking slice.
+
+A name resolves, in order, to a folder in the local mirror (``REGARD_DATA``, one or more directories
+separated by ``os.pathsep``), to the download cache (``$REGARD_CACHE/datasets``, by default
+``~/.cache/regard/datasets``), and finally to a download.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from regard.data import Corpus, Qrels, Query, Run, read_beir_qrels, read_jsonl_queries
+from regard.data import read_trec_qrels, read_trec_run, read_trec_topics
+from regard.errors import MissingExtraError, RegardError, UnknownDatasetError
+
+BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
+VASWANI_URL = "https://raw.githubusercontent.com/terrier-org/pyterrier/master/tests/fixtures/vaswani_npl/{file}"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What regard knows about a named dataset before it is on disk."""
+
+    name: str
+    description: str
+    layout: str  # "beir" or "trec"
+    default_split: str = "test"
+    mirror_names: tuple[str, ...] = ()
+    relevance_threshold: int = 1  # the lowest grade that counts as relevant for recall and MAP
+    trec_files: dict[str, str] = field(default_factory=dict)  # layout "trec": corpus, topics, qrels
+    candidates_file: str | None = None  # a first-stage run shipped with a reranking-only dataset
+    downloadable: bool = True
+    note: str = ""
+
+
+_BEIR = {
+    "trec-covid": "TREC-COVID: 171k CORD-19 abstracts, 50 queries",
+    "nfcorpus": "NFCorpus: 3.6k medical documents, 323 test queries",
+    "nq": "Natural Questions: 2.68M Wikipedia passages, 3,452 queries",
+    "hotpotqa": "HotpotQA: 5.2M Wikipedia passages, 7,405 queries",
+    "fiqa": "FiQA-2018: 57k financial posts, 648 queries",
+    "arguana": "ArguAna: 8.7k arguments, 1,406 queries",
+    "webis-touche2020": "Touche-2020: 382k arguments, 49 queries",
+    "quora": "Quora duplicate questions: 523k questions, 10k queries",
+    "dbpedia-entity": "DBPedia-Entity: 4.6M entities, 400 queries",
+    "scidocs": "SCIDOCS: 25k abstracts, 1,000 queries",
+    "fever": "FEVER: 5.4M Wikipedia abstracts, 6,666 queries",
+    "climate-fever": "Climate-FEVER: 5.4M Wikipedia abstracts, 1,535 queries",
+    "scifact": "SciFact: 5,183 scientific abstracts; 809 train and 300 test claims",
+    "msmarco": "MS MARCO passage: 8.8M passages, 6,980 dev queries",
+}
+
+REGISTRY: dict[str, DatasetSpec] = {
+    name: DatasetSpec(
+        name=name, description=f"BEIR {text}", layout="beir", mirror_names=(name,),
+        default_split="dev" if name == "msmarco" else "test",
+    )
+    for name, text in _BEIR.items()
+}
+REGISTRY["vaswani"] = DatasetSpec(
+    name="vaswani",
+    description="Vaswani (NPL): 11,429 physics abstracts, 93 queries, TREC format",
+    layout="trec",
+    mirror_names=("vaswani_npl", "vaswani"),
+    trec_files={"corpus": "corpus/doc-text.trec", "topics": "query-text.trec", "qrels": "qrels"},
+)
+REGISTRY["dl19"] = DatasetSpec(
+    name="dl19",
+    description="TREC DL 2019 passage, reranking slice: 43 judged queries and their BM25 top-100 (4,297 passages)",
+    layout="beir",
+    mirror_names=("trec_dl19_passage_bm25top100", "dl19"),
+    relevance_threshold=2,
+    candidates_file="raw/trec_results_dl19.txt",
+    downloadable=False,
+    note="Reranking only: many judged passages lie outside the candidate pool. Relevant means grade >= 2.",
+)
+
+
+def spec(name: str) -> DatasetSpec:
+    """The registry entry for ``name``; raises UnknownDatasetError with suggestions."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, REGISTRY, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UnknownDatasetError(f"unknown dataset {name!r}.{hint} Known: {', '.join(sorted(REGISTRY))}")
+
+
+def mirror_roots() -> list[Path]:
+    """Directories of the local mirror, from ``REGARD_DATA``."""
+    return [Path(p) for p in os.environ.get("REGARD_DATA", "").split(os.pathsep) if p]
+
+
+def cache_root() -> Path:
+    """regard's cache directory (``REGARD_CACHE`` or ``~/.cache/regard``)."""
+    return Path(os.environ.get("REGARD_CACHE") or Path.home() / ".cache" / "regard")
+
+
+def locate(name: str) -> Path | None:
+    """The folder holding dataset ``name`` locally (mirror first, then cache), or None."""
+    entry = spec(name)
+    for root in mirror_roots():
+        for folder in (*entry.mirror_names, name):
+            if (root / folder).is_dir():
+                return root / folder
+    cached = cache_root() / "datasets" / name
+    return cached if cached.is_dir() else None
+
+
+def download(name: str) -> Path:
+    """Download dataset ``name`` into the cache (atomically) and return its folder."""
+    entry = spec(name)
+    target = cache_root() / "datasets" / name
+    if target.is_dir():
+        return target
+    if not entry.downloadable:
+        raise RegardError(f"dataset {name!r} has no download; put its folder in a REGARD_DATA directory. {entry.note}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    try:
+        if entry.layout == "beir":
+            _download_beir(name, staging)
+        else:
+            for relative in entry.trec_files.values():
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                urllib.request.urlretrieve(VASWANI_URL.format(file=relative), staging / relative)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _download_beir(name: str, staging: Path) -> None:
+    try:
+        from beir import util as beir_util
+    except ImportError:
+        raise MissingExtraError("beir", "download", f"downloading BEIR dataset {name!r}") from None
+    folder = beir_util.download_and_unzip(BEIR_URL.format(name=name), str(staging / "zip"))
+    for item in Path(folder).iterdir():
+        shutil.move(str(item), staging / item.name)
+    shutil.rmtree(staging / "zip", ignore_errors=True)
+
+
+class Dataset:
+    """A test collection on disk: corpus, queries per split, and relevance judgments."""
+
+    def __init__(self, name: str, root: Path, entry: DatasetSpec):
+        self.name = name
+        self.root = root
+        self.spec = entry
+
+    @property
+    def corpus(self) -> Corpus:
+        """The documents, streamed and validated."""
+        if self.spec.layout == "beir":
+            return Corpus(self.root, name=self.name)
+        return Corpus(self.root / self.spec.trec_files["corpus"], fmt="trec", name=self.name)
+
+    @property
+    def relevance_threshold(self) -> int:
+        return self.spec.relevance_threshold
+
+    def splits(self) -> list[str]:
+        """Splits with judgments (BEIR: files in ``qrels/``; TREC collections: ``test``)."""
+        if self.spec.layout == "beir":
+            return sorted(p.stem for p in (self.root / "qrels").glob("*.tsv"))
+        return ["test"]
+
+    def qrels(self, split: str | None = None) -> Qrels:
+        """Relevance judgments of ``split`` (default: the dataset's evaluation split)."""
+        split = split or self.spec.default_split
+        if self.spec.layout == "beir":
+            path = self.root / "qrels" / f"{split}.tsv"
+            if not path.exists():
+                raise RegardError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits())}")
+            return read_beir_qrels(path)
+        if split != "test":
+            raise RegardError(f"{self.name} has only the 'test' split")
+        return read_trec_qrels(self.root / self.spec.trec_files["qrels"])
+
+    def queries(self, split: str | None = None) -> list[Query]:
+        """The queries judged in ``split``, in the order of the queries file."""
+        judged = self.qrels(split)
+        return [q for q in self._all_queries if q.id in judged]
+
+    @cached_property
+    def _all_queries(self) -> list[Query]:
+        if self.spec.layout == "beir":
+            return read_jsonl_queries(self.root / "queries.jsonl")
+        return read_trec_topics(self.root / self.spec.trec_files["topics"])
+
+    def candidates(self) -> Run:
+        """The first-stage run shipped with a reranking dataset."""
+        if not self.spec.candidates_file:
+            raise RegardError(f"{self.name} ships no candidate run")
+        return read_trec_run(self.root / self.spec.candidates_file)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, root={str(self.root)!r})"
+
+
+def load_dataset(name: str, download_missing: bool = True) -> Dataset:
+    """Open dataset ``name`` from the mirror or cache, downloading it when missing and allowed."""
+    entry = spec(name)
+    root = locate(name)
+    if root is None:
+        if not download_missing:
+            raise RegardError(f"dataset {name!r} is not available locally; run: regard datasets download {name}")
+        root = download(name)
+    return Dataset(name, root, entry)

@@ -1,0 +1,136 @@
+"""Dense bi-encoders: sentence-transformers models, normalised embeddings, fast CPU inference.
+
+Speed on the CPU comes from running the transformer under bfloat16 autocast where the processor
+multiplies bfloat16 natively (AMX or AVX512-BF16); `benchmarks/foundation.py` measures its quality
+against float32. Batches are formed from texts sorted by length so padding stays small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from regard.data.types import Document
+from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, choose_device, cpu_has_fast_bf16, resolve_model
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """Everything that changes the vectors an encoder produces; keys the embedding cache."""
+
+    model: str
+    revision: str | None
+    precision: str
+    max_length: int
+    normalize: bool
+    document_prefix: str
+    query_prefix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def effective_precision(precision: str, device: str) -> str:
+    """Resolve ``auto``: fp16 on a GPU, bf16 on a CPU with native bfloat16, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        return "fp16"
+    return "bf16" if device == "cpu" and cpu_has_fast_bf16() else "fp32"
+
+
+class DenseEncoder:
+    """Encodes queries and documents into L2-normalised vectors with a sentence-transformers model."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_DENSE_MODEL,
+        *,
+        device: str | None = None,
+        precision: str = "auto",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        normalize: bool = True,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        trust_remote_code: bool = False,
+    ):
+        from sentence_transformers import SentenceTransformer
+
+        self.resolved: ResolvedModel = resolve_model(model)
+        self.device = choose_device(device)
+        self.precision = effective_precision(precision, self.device)
+        self.model = SentenceTransformer(
+            self.resolved.location, device=self.device, trust_remote_code=trust_remote_code
+        )
+        if max_length:
+            self.model.max_seq_length = max_length
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+
+    @property
+    def dimension(self) -> int:
+        # sentence-transformers renamed the method in 6.x; accept both.
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def identity(self) -> EncoderIdentity:
+        return EncoderIdentity(
+            model=self.resolved.name,
+            revision=self.resolved.revision,
+            precision=self.precision,
+            max_length=int(self.model.max_seq_length),
+            normalize=self.normalize,
+            document_prefix=self.document_prefix,
+            query_prefix=self.query_prefix,
+        )
+
+    def _autocast(self):
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=dtype)
+
+    def encode(self, texts: list[str], progress: bool = False, desc: str = "Encoding") -> np.ndarray:
+        """Encode texts into a float32 matrix, one row per text, in input order."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                vectors = self.model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=len(rows),
+                    convert_to_tensor=True,
+                    normalize_embeddings=self.normalize,
+                    show_progress_bar=False,
+                )
+                out[rows] = vectors.float().cpu().numpy()
+                bar.update(len(rows))
+        bar.close()
+        return out
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode([self.query_prefix + t for t in texts])
+
+    def document_texts(self, documents: list[Document]) -> list[str]:
+        """Title and text joined by a space, as BEIR and MTEB feed documents to bi-encoders."""
+        return [self.document_prefix + doc.contents for doc in documents]

@@ -1,0 +1,70 @@
+"""A Java-free BM25 backend on bm25s (sparse matrices), with Lucene's BM25 variant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from regard.data.types import Document, Query, Run
+from regard.errors import MissingExtraError
+
+BM25S_DIR = "bm25s"
+
+
+def _modules():
+    try:
+        import bm25s
+        import Stemmer
+    except ImportError as err:
+        raise MissingExtraError(err.name or "bm25s", "bm25s", "the bm25s backend") from None
+    return bm25s, Stemmer
+
+
+def _tokenize(texts: list[str], show_progress: bool = False):
+    bm25s, Stemmer = _modules()
+    return bm25s.tokenize(
+        texts, lower=True, stopwords="en", stemmer=Stemmer.Stemmer("english"),
+        return_ids=False, show_progress=show_progress,
+    )
+
+
+def build_bm25s_index(documents: Iterable[Document], folder: Path, k1: float = 0.9, b: float = 0.4) -> None:
+    """Tokenise (lower-case, English stopwords, Snowball English stemmer) and index into ``folder/bm25s``."""
+    bm25s, _ = _modules()
+    texts = [doc.contents for doc in documents]
+    retriever = bm25s.BM25(method="lucene", k1=k1, b=b)
+    retriever.index(_tokenize(texts, show_progress=True), show_progress=True)
+    retriever.save(str(folder / BM25S_DIR))
+
+
+class Bm25sBM25:
+    """Batch BM25 search with bm25s; document positions map to ids through the docstore order."""
+
+    def __init__(self, folder: Path, doc_ids: list[str], threads: int = 1):
+        bm25s, _ = _modules()
+        self.retriever = bm25s.BM25.load(str(folder / BM25S_DIR), mmap=True)
+        self.doc_ids = doc_ids
+        self.threads = threads
+
+    def search(self, queries: list[Query], k: int) -> Run:
+        if not queries:
+            return Run()
+        k = min(k, len(self.doc_ids))
+        tokens = _tokenize([q.text for q in queries])
+        # bm25s rejects a query none of whose terms is in the vocabulary; such queries retrieve nothing.
+        vocab = self.retriever.vocab_dict
+        known = [[t for t in toks if t in vocab] for toks in tokens]
+        rankings: dict[str, list[tuple[str, float]]] = {q.id: [] for q in queries}
+        rows = [i for i, toks in enumerate(known) if toks]
+        if rows:
+            positions, scores = self.retriever.retrieve(
+                [known[i] for i in rows], k=k, show_progress=False, n_threads=self.threads
+            )
+            for row, doc_positions, doc_scores in zip(rows, positions, scores):
+                keep = np.asarray(doc_scores) > 0
+                rankings[queries[row].id] = [
+                    (self.doc_ids[int(p)], float(s)) for p, s in zip(np.asarray(doc_positions)[keep], np.asarray(doc_scores)[keep])
+                ]
+        return Run(rankings)

@@ -1,0 +1,68 @@
+"""Builders of index payloads, one per kind; each reads the docstore and writes into the staging folder."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from regard.indexing.docstore import DocStore
+
+
+@dataclass
+class BuildResult:
+    """What a builder reports for the manifest."""
+
+    backend: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    model_revision: str | None = None
+
+
+def build_bm25(staging: Path, docs: DocStore, fingerprint: str, backend: str = "lucene",
+               k1: float = 0.9, b: float = 0.4) -> BuildResult:
+    """BM25 with Lucene (pyserini) or bm25s; k1 and b are the search defaults recorded for this index."""
+    if backend == "lucene":
+        from regard.indexing.lucene import LUCENE_DIR, build_lucene_index
+
+        shutil.rmtree(staging / LUCENE_DIR, ignore_errors=True)
+        build_lucene_index(iter(docs), staging, total=len(docs))
+        params = {"analyzer": "anserini-default-english (porter, stopwords)", "field": "title + text"}
+    elif backend == "bm25s":
+        from regard.indexing.bm25s_backend import BM25S_DIR, build_bm25s_index
+
+        shutil.rmtree(staging / BM25S_DIR, ignore_errors=True)
+        build_bm25s_index(iter(docs), staging, k1=k1, b=b)
+        params = {"tokenizer": "bm25s (lower, english stopwords, snowball english)", "method": "lucene"}
+    else:
+        raise ValueError(f"unknown BM25 backend {backend!r}; expected 'lucene' or 'bm25s'")
+    return BuildResult(backend=backend, parameters={"k1": k1, "b": b, **params})
+
+
+def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | None = None,
+                faiss_type: str = "flat", fp16: bool = False, batch_size: int = 64,
+                precision: str = "auto", device: str | None = None, max_length: int | None = None,
+                query_prefix: str = "", document_prefix: str = "", use_cache: bool = True) -> BuildResult:
+    """Encode every document and index the vectors in FAISS."""
+    from regard.encoders.cache import corpus_embeddings
+    from regard.encoders.dense import DenseEncoder
+    from regard.indexing.faiss_index import build_faiss, save_faiss
+    from regard.models import DEFAULT_DENSE_MODEL
+
+    encoder = DenseEncoder(
+        model or DEFAULT_DENSE_MODEL, device=device, precision=precision, batch_size=batch_size,
+        max_length=max_length, query_prefix=query_prefix, document_prefix=document_prefix,
+    )
+    vectors = corpus_embeddings(encoder, list(docs), fingerprint, use_cache=use_cache)
+    index, params = build_faiss(vectors, faiss_type=faiss_type, fp16=fp16)
+    save_faiss(index, staging)
+    identity = encoder.identity
+    params.update(
+        precision=identity.precision, max_length=identity.max_length, normalize=identity.normalize,
+        query_prefix=query_prefix, document_prefix=document_prefix, batch_size=batch_size,
+    )
+    return BuildResult(backend="faiss", parameters=params, model=identity.model, model_revision=identity.revision)
+
+
+BUILDERS: dict[str, Callable[..., BuildResult]] = {"bm25": build_bm25, "dense": build_dense}

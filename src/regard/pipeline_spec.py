@@ -1,0 +1,108 @@
+"""Pipelines written as text, for the command line: ``idx/bm25 % 100 >> idx/dense``, ``idx/bm25 | idx/dense``.
+
+Operands are index folders (their retriever) or TREC run files (replayed). Operators and precedence
+follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then ``|`` (reciprocal-rank
+fusion); parentheses group. Paths must not contain spaces or the operator characters.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from regard.errors import RegardError
+from regard.indexing.index import Index
+from regard.pipeline import Stage
+from regard.retrieval.fusion import ReciprocalRankFusion
+from regard.retrieval.run_file import RunFile
+
+_TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()]+)")
+
+
+class PipelineSpecError(RegardError, ValueError):
+    """A pipeline expression that does not parse."""
+
+
+def tokenize(text: str) -> list[str]:
+    tokens, position = [], 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise PipelineSpecError(f"cannot read pipeline {text!r} at column {position + 1}")
+        tokens.append(match.group(1))
+        position = match.end()
+    return tokens
+
+
+class PipelineParser:
+    """Parses pipeline expressions; operands opened once are shared between expressions."""
+
+    def __init__(self, k: int = 1000, **retriever_options):
+        self.k = k
+        self.retriever_options = retriever_options
+        self.indexes: dict[str, Index] = {}
+        self._stages: dict[str, Stage] = {}
+
+    def parse(self, text: str) -> Stage:
+        self._tokens = tokenize(text)
+        self._text = text
+        if not self._tokens:
+            raise PipelineSpecError("empty pipeline")
+        stage = self._fusion()
+        if self._tokens:
+            raise PipelineSpecError(f"unexpected {self._tokens[0]!r} in pipeline {text!r}")
+        return stage
+
+    def _fusion(self) -> Stage:
+        parts = [self._sequence()]
+        while self._peek() == "|":
+            self._tokens.pop(0)
+            parts.append(self._sequence())
+        return parts[0] if len(parts) == 1 else ReciprocalRankFusion(*parts)
+
+    def _sequence(self) -> Stage:
+        stage = self._operand()
+        while self._peek() in (">>", "%"):
+            operator = self._tokens.pop(0)
+            if operator == "%":
+                number = self._tokens.pop(0) if self._tokens else ""
+                if not number.isdigit():
+                    raise PipelineSpecError(f"'%' must be followed by a number of documents in {self._text!r}")
+                stage = stage % int(number)
+            else:
+                stage = stage >> self._operand()
+        return stage
+
+    def _operand(self) -> Stage:
+        if not self._tokens:
+            raise PipelineSpecError(f"pipeline {self._text!r} ends where an index or run file was expected")
+        token = self._tokens.pop(0)
+        if token == "(":
+            stage = self._fusion()
+            if self._peek() != ")":
+                raise PipelineSpecError(f"missing ')' in {self._text!r}")
+            self._tokens.pop(0)
+            return stage
+        if token in (")", "|", ">>", "%"):
+            raise PipelineSpecError(f"unexpected {token!r} in pipeline {self._text!r}")
+        return self.open_operand(token)
+
+    def open_operand(self, token: str) -> Stage:
+        """The stage for an index folder or a run file path."""
+        if token in self._stages:
+            return self._stages[token]
+        path = Path(token)
+        if path.is_dir():
+            index = Index.open(path)
+            self.indexes[token] = index
+            stage = index.retriever(k=self.k, **self.retriever_options.get(index.manifest.kind, {}))
+        elif path.is_file():
+            stage = RunFile(path)
+        else:
+            raise PipelineSpecError(f"{token}: neither an index folder nor a run file")
+        self._stages[token] = stage
+        return stage
+
+    def _peek(self) -> str | None:
+        return self._tokens[0] if self._tokens else None

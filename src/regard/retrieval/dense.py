@@ -1,0 +1,61 @@
+"""The dense retrieval stage: encode queries, search the FAISS index."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from regard.data.types import Query, Run
+from regard.pipeline import Stage
+
+
+class DenseRetriever(Stage):
+    """Top-``k`` inner-product search of a ``dense`` index with the encoder it was built with.
+
+    Given an incoming run (``bm25 % 100 >> dense``), it rescores those candidates with their stored
+    vectors instead of searching the whole index.
+    """
+
+    def __init__(self, index, k: int = 1000, device: str | None = None, batch_size: int = 64):
+        from regard.encoders.dense import DenseEncoder
+        from regard.indexing.faiss_index import load_faiss
+
+        manifest = index.manifest
+        params = manifest.parameters
+        self.index = index
+        self.k = k
+        self.encoder = DenseEncoder(
+            manifest.model, device=device, precision=params.get("precision", "fp32"), batch_size=batch_size,
+            max_length=params.get("max_length"), query_prefix=params.get("query_prefix", ""),
+            document_prefix=params.get("document_prefix", ""),
+        )
+        self._faiss = load_faiss(index.folder, params)
+        self._ids = index.docstore.ids()
+        self._positions: dict[str, int] | None = None
+        self.name = index.name
+
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        if not queries:
+            return Run()
+        vectors = self.encoder.encode_queries([q.text for q in queries])
+        if run is not None:
+            return self._rescore(queries, vectors, run)
+        k = min(self.k, len(self._ids))
+        scores, positions = self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        return Run({
+            q.id: [(self._ids[p], float(s)) for p, s in zip(row_pos, row_scores) if p >= 0]
+            for q, row_pos, row_scores in zip(queries, positions, scores)
+        })
+
+    def _rescore(self, queries: list[Query], vectors: np.ndarray, run: Run) -> Run:
+        if self._positions is None:
+            self._positions = {doc_id: i for i, doc_id in enumerate(self._ids)}
+        rankings = {}
+        for query, vector in zip(queries, vectors):
+            candidates = [d for d in run.docids(query.id) if d in self._positions]
+            if not candidates:
+                rankings[query.id] = []
+                continue
+            stored = self._faiss.reconstruct_batch(np.array([self._positions[d] for d in candidates], dtype=np.int64))
+            scores = stored @ vector
+            rankings[query.id] = list(zip(candidates, scores.tolist()))
+        return Run(rankings)
