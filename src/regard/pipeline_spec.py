@@ -16,7 +16,7 @@ from regard.pipeline import Stage
 from regard.retrieval.fusion import ReciprocalRankFusion
 from regard.retrieval.run_file import RunFile
 
-_TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()]+)")
+_TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()>]+)")
 
 
 class PipelineSpecError(RegardError, ValueError):
@@ -29,7 +29,8 @@ def tokenize(text: str) -> list[str]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise PipelineSpecError(f"cannot read pipeline {text!r} at column {position + 1}")
+            column = len(text) - len(text[position:].lstrip()) + 1  # the offending character, not the space before it
+            raise PipelineSpecError(f"cannot read pipeline {text!r} at column {column}")
         tokens.append(match.group(1))
         position = match.end()
     return tokens
@@ -69,6 +70,8 @@ class PipelineParser:
                 number = self._tokens.pop(0) if self._tokens else ""
                 if not number.isdigit():
                     raise PipelineSpecError(f"'%' must be followed by a number of documents in {self._text!r}")
+                if int(number) < 1:
+                    raise PipelineSpecError(f"'%' cutoff must be at least 1, got {number} in {self._text!r}")
                 stage = stage % int(number)
             else:
                 stage = stage >> self._operand()

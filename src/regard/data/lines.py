@@ -30,4 +30,6 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 raise InputFormatError(
                     path, f"not valid UTF-8 (byte {err.start}: {raw[err.start:err.start + 1]!r})", line=number
                 ) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not content
             yield number, text.rstrip("\r\n")

@@ -29,12 +29,18 @@ def iter_trec_documents(path: str | Path) -> Iterator[tuple[int, Document]]:
     for number, line in iter_lines(path):
         stripped = line.strip()
         if start is None:
-            if stripped.upper().startswith("<DOC>"):
-                start, body = number, [stripped[5:]]
-            elif stripped:
-                raise InputFormatError(path, "text outside a <DOC> element", line=number)
-            continue
-        if stripped.upper().startswith("</DOC>"):
+            if not stripped.upper().startswith("<DOC>"):
+                if stripped:
+                    raise InputFormatError(path, "text outside a <DOC> element", line=number)
+                continue
+            # The rest of the <DOC> line is content, and may hold the whole document.
+            start, body, line = number, [], stripped[5:]
+            stripped = line.strip()
+        close = stripped.upper().find("</DOC>")
+        if close >= 0:
+            if stripped[close + 6:].strip():
+                raise InputFormatError(path, "text after </DOC> on the same line", line=number)
+            body.append(stripped[:close])
             yield start, _parse_trec_document(path, start, "\n".join(body))
             start = None
         elif stripped.upper().startswith("<DOC>"):

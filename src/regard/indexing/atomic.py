@@ -18,21 +18,21 @@ def staging_dir(target: Path) -> Path:
 
 @contextmanager
 def atomic_directory(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a staging folder; on success, replace ``target`` with it in one rename.
+    """Yield an empty staging folder; on success, replace ``target`` with it in one rename.
 
-    The staging folder survives an interrupted build so stages may resume from what it holds; a
-    failed build (an exception) removes it. ``target`` is untouched until the final rename.
+    ``target`` is untouched until that rename. A failed build removes the staging folder; one left by
+    a killed process is cleared at the next attempt. (Work worth resuming, such as encoded shards,
+    lives in the embedding cache, not here.)
     """
     target = Path(target).absolute()
     if target.exists() and not overwrite:
         raise RegardError(f"{target} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(target)
-    staging.mkdir(exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     try:
         yield staging
-    except KeyboardInterrupt:
-        raise  # keep the staging folder: the next build resumes from it
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,0 +1,52 @@
+"""Full retrieval on SciFact test (300 queries): the acceptance figures of the foundation."""
+
+from __future__ import annotations
+
+import pytest
+
+from regard import Index, evaluate
+
+pytestmark = pytest.mark.integration
+METRICS = ["ndcg@10", "recall@100", "map"]
+
+
+def test_lucene_bm25_reproduces_pyserini_beir_flat(scifact, scifact_bm25):
+    run = scifact_bm25.retriever(k=1000)(scifact.queries("test"))
+    scores = evaluate(run, scifact.qrels("test"), METRICS)
+    # pyserini's published BEIR "flat" BM25 reference for SciFact is 0.6789.
+    assert scores["ndcg@10"] == pytest.approx(0.6789, abs=0.002)
+    assert scores["recall@100"] == pytest.approx(0.925, abs=0.01)
+    assert len(run) == 300 and all(len(run[q]) == 1000 for q in run)
+
+
+def test_bm25s_backend_is_close_to_lucene(scifact, indexes):
+    index = Index.build(scifact, indexes / "scifact-bm25s", kind="bm25", backend="bm25s")
+    scores = evaluate(index.retriever()(scifact.queries("test")), scifact.qrels("test"), METRICS)
+    assert scores["ndcg@10"] == pytest.approx(0.679, abs=0.015)
+
+
+def test_lucene_syntax_in_queries_is_plain_text(scifact_bm25):
+    bm25 = scifact_bm25.retriever(k=20)
+    plain = bm25.search("p53 cancer tumour", k=20)
+    noisy = bm25.search('p53 AND (cancer): "tumour*"', k=20)
+    assert plain and noisy == plain
+
+
+def test_dense_minilm_and_fusion(scifact, scifact_bm25, scifact_dense):
+    queries, qrels = scifact.queries("test"), scifact.qrels("test")
+    bm25, dense = scifact_bm25.retriever(), scifact_dense.retriever()
+    dense_scores = evaluate(dense(queries), qrels, METRICS)
+    assert dense_scores["ndcg@10"] >= 0.640  # MTEB reports about 0.645 for all-MiniLM-L6-v2
+    fused = evaluate((bm25 | dense)(queries), qrels, METRICS)
+    assert fused["ndcg@10"] > max(dense_scores["ndcg@10"], 0.6789)
+    reranked = (bm25 % 100 >> dense)(queries)
+    assert all(len(reranked[q]) <= 100 for q in reranked)
+    assert set(reranked.docids(queries[0].id)) == set(bm25(queries[:1]).cut(100).docids(queries[0].id))
+
+
+def test_dense_index_records_its_encoder(scifact_dense):
+    manifest = scifact_dense.manifest
+    assert manifest.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest.document_count == 5183
+    assert manifest.parameters["faiss_type"] == "flat"
+    assert manifest.parameters["normalize"] is True
