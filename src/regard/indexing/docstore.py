@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from regard.data.types import Document
+from regard.errors import BadIndexError
 
 DOCSTORE_NAME = "docstore.sqlite"
 _BATCH = 2000
@@ -44,7 +45,10 @@ class DocStore:
 
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / DOCSTORE_NAME
-        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        if not self.path.exists():
+            raise BadIndexError(f"{self.path}: docstore missing")
+        # A file URI escapes '#', '?' and '%' in the path; read-only so searches never modify an index.
+        self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         self._ids: list[str] | None = None
 
     def __len__(self) -> int:

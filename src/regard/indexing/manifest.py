@@ -45,10 +45,15 @@ class Manifest:
         if not path.exists():
             raise BadIndexError(f"{folder}: not a regard index (no {MANIFEST_NAME})")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise BadIndexError(f"{path}: unreadable manifest ({err.msg})") from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise BadIndexError(f"{path}: unreadable manifest ({err})") from None
+        if not isinstance(data, dict):
+            raise BadIndexError(f"{path}: manifest is not a JSON object")
         if data.get("format_version") != FORMAT_VERSION:
             raise BadIndexError(f"{path}: index format {data.get('format_version')} is not {FORMAT_VERSION}; rebuild it")
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as err:
+            raise BadIndexError(f"{path}: incomplete manifest ({err})") from None
