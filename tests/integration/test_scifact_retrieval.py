@@ -16,7 +16,8 @@ def test_lucene_bm25_reproduces_pyserini_beir_flat(scifact, scifact_bm25):
     # pyserini's published BEIR "flat" BM25 reference for SciFact is 0.6789.
     assert scores["ndcg@10"] == pytest.approx(0.6789, abs=0.002)
     assert scores["recall@100"] == pytest.approx(0.925, abs=0.01)
-    assert len(run) == 300 and all(len(run[q]) == 1000 for q in run)
+    # Every query is answered; a query matching fewer than 1000 documents returns only those.
+    assert len(run) == 300 and max(len(run[q]) for q in run) == 1000
 
 
 def test_bm25s_backend_is_close_to_lucene(scifact, indexes):
