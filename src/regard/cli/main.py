@@ -34,9 +34,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from regard.cli import datasets_cmd, demo_cmd, eval_cmd, index_cmd, search_cmd
+    from regard.cli import datasets_cmd, demo_cmd, eval_cmd, index_cmd, search_cmd, train_cmd
 
-    for module in (index_cmd, search_cmd, eval_cmd, datasets_cmd, demo_cmd):
+    for module in (index_cmd, search_cmd, eval_cmd, datasets_cmd, train_cmd, demo_cmd):
         cli.add_command(module.command)
 
 

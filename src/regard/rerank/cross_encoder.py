@@ -1,0 +1,128 @@
+"""Cross-encoder reranking: query and document read together by a sequence-classification model."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence as Seq
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from regard.data.types import Query, Run
+from regard.encoders.dense import effective_precision
+from regard.errors import RegardError
+from regard.models import choose_device, resolve_model
+from regard.pipeline import Stage
+from regard.rerank.docs import DocumentSource, as_docstore
+from regard.rerank.score_cache import ScoreCache
+
+DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
+MAX_LENGTH_CAP = 512
+
+
+class PairScorer:
+    """Scores (query, document) text pairs with a sequence-classification checkpoint.
+
+    Pairs are batched in order of length so padding stays small, and truncated to the model's maximum
+    (document side first). One output logit is the score; with two labels, the logit difference.
+    """
+
+    def __init__(self, model, tokenizer, *, name: str, revision: str | None = None, device: str = "cpu",
+                 precision: str = "fp32", batch_size: int = 32, max_length: int | None = None):
+        self.model, self.tokenizer = model, tokenizer
+        self.name, self.revision = name, revision
+        self.device, self.precision, self.batch_size = device, precision, batch_size
+        limit = min(int(tokenizer.model_max_length or MAX_LENGTH_CAP), MAX_LENGTH_CAP,
+                    int(getattr(model.config, "max_position_embeddings", MAX_LENGTH_CAP)))
+        self.max_length = min(max_length, limit) if max_length else limit
+
+    @classmethod
+    def load(cls, model: str = DEFAULT_CROSS_ENCODER, *, device: str | None = None, precision: str = "auto",
+             batch_size: int = 32, max_length: int | None = None, trust_remote_code: bool = False) -> "PairScorer":
+        """Load a checkpoint by hub name or path (resolved offline first, see regard.models)."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        resolved = resolve_model(model)
+        device = choose_device(device)
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
+        network = AutoModelForSequenceClassification.from_pretrained(
+            resolved.location, trust_remote_code=trust_remote_code
+        ).to(device).eval()
+        return cls(network, tokenizer, name=resolved.name, revision=resolved.revision, device=device,
+                   precision=effective_precision(precision, device), batch_size=batch_size, max_length=max_length)
+
+    @property
+    def identity(self) -> str:
+        """What determines the scores: model, revision, precision and truncation length."""
+        return f"{self.name}@{self.revision or '-'}:{self.precision}:{self.max_length}"
+
+    def _autocast(self):
+        import torch
+
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=dtype)
+
+    def score(self, queries: Seq[str], documents: Seq[str], progress: bool = False) -> np.ndarray:
+        """Relevance scores of ``queries[i]`` with ``documents[i]``, as a float32 array."""
+        import torch
+
+        if len(queries) != len(documents):
+            raise ValueError(f"{len(queries)} queries but {len(documents)} documents")
+        scores = np.empty(len(queries), dtype=np.float32)
+        order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(documents[i])))
+        bar = tqdm(total=len(order), desc="Cross-encoder scoring", unit="pair", disable=not progress)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                batch = self.tokenizer(
+                    [queries[i] for i in rows], [documents[i] for i in rows], padding=True,
+                    truncation="longest_first", max_length=self.max_length, return_tensors="pt",
+                ).to(self.device)
+                logits = self.model(**batch).logits.float()
+                values = logits[:, 0] if logits.shape[1] == 1 else logits[:, -1] - logits[:, 0]
+                scores[rows] = values.cpu().numpy()
+                bar.update(len(rows))
+        bar.close()
+        return scores
+
+
+class CrossEncoder(Stage):
+    """Reranks every candidate of the incoming run (cut it first: ``bm25 % 100 >> CrossEncoder(...)``).
+
+    Texts come from ``docs`` (an Index, a DocStore, or an index folder). Scores are cached by
+    (model, corpus, query text, docid), so repeated experiments do not recompute them.
+    """
+
+    def __init__(self, docs: DocumentSource, model: str = DEFAULT_CROSS_ENCODER, *, batch_size: int = 32,
+                 max_length: int | None = None, device: str | None = None, precision: str = "auto",
+                 cache: bool = True, trust_remote_code: bool = False, scorer: PairScorer | None = None):
+        self.docstore, self.corpus_key = as_docstore(docs)
+        self.scorer = scorer or PairScorer.load(model, device=device, precision=precision, batch_size=batch_size,
+                                           max_length=max_length, trust_remote_code=trust_remote_code)
+        self.cache = ScoreCache() if cache else None
+        self.name = f"CrossEncoder({Path(self.scorer.name).name})"
+
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        if run is None:
+            raise RegardError("CrossEncoder reranks an incoming run: put it after a retriever (bm25 % 100 >> ce)")
+        wanted = [(q, run.docids(q.id)) for q in queries if q.id in run]
+        texts = self.docstore.get_many(d for _, docids in wanted for d in docids)
+        missing = sorted({d for _, docids in wanted for d in docids} - set(texts))
+        if missing:
+            raise RegardError(f"{len(missing)} document(s) of the incoming run are not in the docstore "
+                              f"{self.docstore.path} (first: {missing[0]!r}); was the run made on another corpus?")
+        namespace = f"{self.scorer.identity}|{self.corpus_key}"
+        known = self.cache.lookup(namespace, [(q.text, d) for q, docids in wanted for d in docids]) if self.cache else {}
+        todo = [(q.text, d) for q, docids in wanted for d in docids if (q.text, d) not in known]
+        todo = list(dict.fromkeys(todo))
+        if todo:
+            fresh = self.scorer.score([t for t, _ in todo], [texts[d].contents for _, d in todo],
+                                      progress=len(todo) > 1000)
+            new = dict(zip(todo, fresh.tolist()))
+            known.update(new)
+            if self.cache:
+                self.cache.store(namespace, new)
+        return Run({q.id: [(d, known[(q.text, d)]) for d in docids] for q, docids in wanted})
