@@ -12,7 +12,6 @@ import torch
 from regard.data.types import Document, Query, Run
 from regard.errors import RegardError
 from regard.indexing.docstore import DocStore, write_docstore
-from regard.models import resolve_model
 from regard.rerank.cross_encoder import CrossEncoder, PairScorer
 from regard.training.cross_encoder import group_loss
 from regard.training.data import Group
@@ -23,21 +22,6 @@ DOCS = [
     Document("d3", "vaccines train the immune system against viruses", "immunity"),
     Document("d4", "insulin regulates blood glucose levels", "diabetes"),
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A randomly initialised two-layer BERT cross-encoder saved in the Hugging Face layout."""
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
-    folder = tmp_path_factory.mktemp("tiny-ce")
-    BertForSequenceClassification(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture()
@@ -131,19 +115,11 @@ def test_sentence_transformers_cross_encoder_loads_the_checkpoint(tiny_checkpoin
     assert np.allclose(1 / (1 + np.exp(-ours)), theirs, atol=1e-5)  # sentence-transformers applies a sigmoid
 
 
-def test_trainer_checkpoints_every_epoch_and_resumes(tiny_checkpoint, tmp_path, monkeypatch):
+def test_trainer_checkpoints_every_epoch_and_resumes(tiny_checkpoint, tiny_mirror, tmp_path, monkeypatch):
     from regard import Index
     from regard.training.cross_encoder import LOG_FILE, STATE_FILE, CrossEncoderTrainer, CrossEncoderTrainingConfig
 
-    mirror = tmp_path / "mirror" / "scifact"
-    (mirror / "qrels").mkdir(parents=True)
-    corpus = [Document(f"d{i}", f"document {i} about topic {i % 5} and subject {i % 3}", f"title {i}") for i in range(40)]
-    (mirror / "corpus.jsonl").write_text("".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n"
-                                                 for d in corpus))
-    (mirror / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{i}", "text": f"topic {i % 5} subject {i % 3}"})
-                                                  + "\n" for i in range(20)))
-    (mirror / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(20)))
-    monkeypatch.setenv("REGARD_DATA", str(mirror.parent))
+    mirror = tiny_mirror
     monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache"))
     bm25 = Index.build(mirror, tmp_path / "bm25", kind="bm25", backend="bm25s")
     config = CrossEncoderTrainingConfig(base=str(tiny_checkpoint), epochs=1, negatives=3, groups_per_batch=4,

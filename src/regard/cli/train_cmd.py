@@ -17,7 +17,9 @@ def command() -> None:
               help="Encoder to start from (a fresh one-logit classification head is added).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the checkpoint.")
 @click.option("--epochs", type=int, default=2, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=3e-5, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True, help="Encoder learning rate.")
+@click.option("--head-lr", "head_learning_rate", type=float, default=1e-3, show_default=True,
+              help="Learning rate of the fresh classification head.")
 @click.option("--negatives", type=int, default=7, show_default=True, help="Hard negatives per relevant document.")
 @click.option("--groups-per-batch", type=int, default=4, show_default=True, help="Queries per optimiser step.")
 @click.option("--max-length", type=int, default=256, show_default=True, help="Tokens per query-document pair.")
@@ -38,3 +40,34 @@ def cross_encoder(out, **options) -> None:
 
     folder = CrossEncoderTrainer(CrossEncoderTrainingConfig(**options), out).run()
     click.echo(f"cross-encoder saved in {folder}")
+
+
+@command.command("distill")
+@click.option("--teacher", required=True, help="Cross-encoder checkpoint whose scores the student learns.")
+@click.option("--student", default="sentence-transformers/all-MiniLM-L6-v2", show_default=True,
+              help="Bi-encoder (sentence-transformers) to start from.")
+@click.option("--dataset", default="scifact", show_default=True)
+@click.option("--split", default="train", show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the student.")
+@click.option("--loss", type=click.Choice(["margin-mse", "regression"]), default="margin-mse", show_default=True,
+              help="margin-mse: match teacher score differences; regression: match teacher scores (the DSE paper).")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=2e-5, show_default=True)
+@click.option("--negatives", type=int, default=4, show_default=True)
+@click.option("--groups-per-batch", type=int, default=8, show_default=True)
+@click.option("--candidate-depth", type=int, default=20, show_default=True,
+              help="First-stage candidates per training query that the pairs are drawn from.")
+@click.option("--dense-index", default=None, help="Also draw candidates from this dense index (RRF with BM25).")
+@click.option("--bm25-index", default=None, help="BM25 index of the corpus (default: built once in the cache).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True)
+@click.option("--device", default=None)
+@click.option("--seed", type=int, default=13, show_default=True)
+def distill(out, **options) -> None:
+    """Distil a cross-encoder teacher into a bi-encoder student (Distilled Sentence Embedding).
+
+    OUT is a sentence-transformers folder: index it with `regard index CORPUS --kind dense --model OUT`.
+    """
+    from regard.encoders.distill import DistillationConfig, distill as run_distillation
+
+    folder = run_distillation(DistillationConfig(**options), out)
+    click.echo(f"student saved in {folder}")

@@ -41,8 +41,9 @@ class CrossEncoderTrainingConfig:
     split: str = "train"
     base: str = "sentence-transformers/all-MiniLM-L6-v2"
     epochs: int = 2
-    learning_rate: float = 3e-5
-    warmup_fraction: float = 0.1
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3  # the fresh classification head starts from nothing: let it move faster
+    warmup_fraction: float = 0.05
     weight_decay: float = 0.01
     groups_per_batch: int = 4
     negatives: int = 7
@@ -154,13 +155,7 @@ class CrossEncoderTrainer:
         model, tokenizer = self._load(str(resume) if resume else resolve_model(c.base).location)
         steps_per_epoch = math.ceil(len(groups) / c.groups_per_batch)
         total = steps_per_epoch * c.epochs
-        no_decay = ("bias", "LayerNorm.weight")
-        params = [
-            {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-             "weight_decay": c.weight_decay},
-            {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(params, lr=c.learning_rate)
+        optimizer = torch.optim.AdamW(self._parameter_groups(model), lr=c.learning_rate)
         schedule = get_linear_schedule_with_warmup(optimizer, int(total * c.warmup_fraction), total)
         for _ in range(state["epochs_done"] * steps_per_epoch):
             schedule.step()  # resume: the optimiser moments restart, the learning-rate schedule does not
@@ -184,13 +179,24 @@ class CrossEncoderTrainer:
                 optimizer.step()
                 schedule.step()
                 optimizer.zero_grad()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
             validation = self.validate(model, tokenizer, val_queries, val_run, val_qrels, texts)
             self._checkpoint(model, tokenizer, epoch, state)
             self._log({"epoch": epoch, "loss": sum(losses) / len(losses), "validation_ndcg@10": validation,
                        "seconds": round(time.perf_counter() - started, 1), "groups": len(groups)})
         return self.out
+
+    def _parameter_groups(self, model) -> list[dict]:
+        """No weight decay on biases and LayerNorm; the head (``classifier``) at its own learning rate."""
+        c, groups = self.config, {}
+        for name, parameter in model.named_parameters():
+            head = name.startswith("classifier")
+            decay = not name.endswith("bias") and "LayerNorm" not in name
+            key = (head, decay)
+            groups.setdefault(key, {"params": [], "weight_decay": c.weight_decay if decay else 0.0,
+                                    "lr": c.head_learning_rate if head else c.learning_rate})["params"].append(parameter)
+        return list(groups.values())
 
     def _checkpoint(self, model, tokenizer, epoch: int, state: dict) -> None:
         """Save the model at the top of ``out`` (what users load) and as ``last`` (what a resume loads)."""
