@@ -1,6 +1,7 @@
 """Pipelines written as text, for the command line: ``idx/bm25 % 100 >> idx/dense``, ``idx/bm25 | idx/dense``.
 
-Operands are index folders (their retriever) or TREC run files (replayed). Operators and precedence
+Operands are index folders (their retriever), TREC run files (replayed), or ``ce:MODEL``, a
+cross-encoder reranker reading texts from the first index of the expression. Operators and precedence
 follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then ``|`` (reciprocal-rank
 fusion); parentheses group. Paths must not contain spaces or the operator characters.
 """
@@ -16,6 +17,7 @@ from regard.pipeline import Stage
 from regard.retrieval.fusion import ReciprocalRankFusion
 from regard.retrieval.run_file import RunFile
 
+CROSS_ENCODER_PREFIX = "ce:"
 _TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()>]+)")
 
 
@@ -95,6 +97,8 @@ class PipelineParser:
         """The stage for an index folder or a run file path."""
         if token in self._stages:
             return self._stages[token]
+        if token.startswith(CROSS_ENCODER_PREFIX):
+            return self._cross_encoder(token)
         path = Path(token)
         if path.is_dir():
             index = Index.open(path)
@@ -104,6 +108,18 @@ class PipelineParser:
             stage = RunFile(path)
         else:
             raise PipelineSpecError(f"{token}: neither an index folder nor a run file")
+        self._stages[token] = stage
+        return stage
+
+    def _cross_encoder(self, token: str) -> Stage:
+        from regard.rerank.cross_encoder import CrossEncoder
+
+        if not self.indexes:
+            raise PipelineSpecError(f"{token}: a cross-encoder needs an index before it (for document texts)")
+        model = token[len(CROSS_ENCODER_PREFIX):]
+        if not model:
+            raise PipelineSpecError(f"{token}: name a model after 'ce:'")
+        stage = CrossEncoder(next(iter(self.indexes.values())), model)
         self._stages[token] = stage
         return stage
 

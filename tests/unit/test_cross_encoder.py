@@ -134,3 +134,16 @@ def test_trainer_checkpoints_every_epoch_and_resumes(tiny_checkpoint, tiny_mirro
     epochs = [json.loads(line)["epoch"] for line in (out / LOG_FILE).read_text().splitlines()]
     assert epochs == [0, 1, 2]  # the rerun trained only the missing epoch
     assert scorer(out).score(["topic 1"], ["document 1"]).shape == (1,)
+
+
+def test_pipeline_expression_with_a_cross_encoder(tiny_checkpoint, tiny_mirror, tmp_path, monkeypatch):
+    from regard import Index
+    from regard.pipeline_spec import PipelineParser, PipelineSpecError
+
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache"))
+    bm25 = Index.build(tiny_mirror, tmp_path / "bm25", kind="bm25", backend="bm25s")
+    stage = PipelineParser().parse(f"{bm25.folder} % 3 >> ce:{tiny_checkpoint}")
+    hits = stage.search("topic 1 subject 2", k=10)
+    assert len(hits) == 3 and set(d for d, _ in hits) == set(d for d, _ in bm25.retriever(k=3).search("topic 1 subject 2"))
+    with pytest.raises(PipelineSpecError, match="needs an index before it"):
+        PipelineParser().parse(f"ce:{tiny_checkpoint}")
