@@ -133,7 +133,9 @@ def test_trainer_checkpoints_every_epoch_and_resumes(tiny_checkpoint, tiny_mirro
     CrossEncoderTrainer(config, out).run()
     epochs = [json.loads(line)["epoch"] for line in (out / LOG_FILE).read_text().splitlines()]
     assert epochs == [0, 1, 2]  # the rerun trained only the missing epoch
-    assert scorer(out).score(["topic 1"], ["document 1"]).shape == (1,)
+    trained = scorer(out)
+    assert trained.max_length == 64  # the checkpoint scores at the length it was trained at
+    assert trained.score(["topic 1"], ["document 1"]).shape == (1,)
 
 
 def test_pipeline_expression_with_a_cross_encoder(tiny_checkpoint, tiny_mirror, tmp_path, monkeypatch):

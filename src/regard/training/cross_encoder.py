@@ -203,6 +203,7 @@ class CrossEncoderTrainer:
         staging = self.out / ".saving"
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.model_max_length = self.config.max_length  # score at the length it was trained at
         tokenizer.save_pretrained(staging)
         for item in staging.iterdir():
             shutil.copy2(item, self.out / item.name)
