@@ -180,6 +180,12 @@ class Timing:
         return statistics.median(self.timed)
 
 
+def round_order(items: list, round_: int) -> list:
+    """Round-robin order for timing round ``round_``: forwards, then backwards on every other round,
+    so that no system always runs first or right after a given other one."""
+    return list(items) if round_ % 2 == 0 else list(reversed(items))
+
+
 def timed_call(fn: Callable[[], Any]) -> tuple[float, Any]:
     """Run ``fn`` once after a garbage collection; return (seconds, result)."""
     gc.collect()
@@ -366,8 +372,8 @@ def run_bm25(data: BenchData, systems: tuple[Bm25System, ...], warmup_rounds: in
              repeats: int) -> list[Bm25Result]:
     """Build every system, then search all queries in interleaved rounds: untimed warm-ups, then timed.
 
-    Rounds go round-robin over the systems, so slow drift (JVM JIT, page cache, CPU frequency)
-    affects every system alike.
+    Rounds go round-robin over the systems (alternately forwards and backwards), so slow drift (JVM JIT,
+    page cache, CPU frequency, other load) affects every system alike.
     """
     from regard.indexing.jvm import pyserini_lucene
 
@@ -384,7 +390,7 @@ def run_bm25(data: BenchData, systems: tuple[Bm25System, ...], warmup_rounds: in
         for round_ in range(warmup_rounds + repeats):
             warming = round_ < warmup_rounds
             times = []
-            for system in systems:
+            for system in round_order(systems, round_):
                 seconds, outputs[system.name] = timed_call(lambda: built[system.name][1].search(data.queries))
                 timing = timings[system.name]
                 (timing.warmup if warming else timing.timed).append(seconds)
@@ -517,45 +523,55 @@ class DenseResult:
         return self.docs / self.best_seconds
 
 
-def run_dense_system(make: Callable[[list, list[str]], DenseSystem], data: BenchData, n_docs: int,
-                     repeats: int) -> DenseResult:
-    """Load one encoder, warm it up, time corpus encoding, and evaluate exact search if complete."""
+def load_dense_systems(data: BenchData, n_docs: int, onnx_int8: bool) -> tuple[list[DenseSystem], list[str]]:
+    """Load and warm up every encoder: plain sentence-transformers first (the reference), then regard
+    fp32 and bf16, then the optional ONNX int8 model, which is skipped with a note if it fails."""
     documents, texts = data.documents[:n_docs], data.doc_texts[:n_docs]
-    system = make(documents, texts)
-    log(f"Dense: {system.name}: warming up")
-    system.warm_up()
-    seconds: list[float] = []
-    for repeat in range(repeats):
-        elapsed, vectors = timed_call(system.encode_documents)
-        seconds.append(elapsed)
-        log(f"Dense: {system.name}: {n_docs} docs in {elapsed:.1f}s ({n_docs / elapsed:.1f} docs/s)")
-    metrics = None
-    if n_docs == len(data.documents):
-        queries = system.encode_queries([q.text for q in data.queries])
-        run = exact_search([q.id for q in data.queries], queries, data.doc_ids, vectors)
-        metrics = score(run, data.qrels)
-    return DenseResult(system.name, system.precision, system.note, seconds, n_docs, metrics,
-                       np.asarray(vectors, dtype=np.float32))
+    makers: list[tuple[Callable[[list, list[str]], DenseSystem], bool]] = [
+        (plain_st_system, False), (regard_system("fp32"), False), (regard_system("bf16"), False),
+    ]
+    if onnx_int8:
+        makers.append((onnx_int8_system, True))
+    systems: list[DenseSystem] = []
+    skipped: list[str] = []
+    for make, optional in makers:
+        try:
+            system = make(documents, texts)
+            log(f"Dense: {system.name}: warming up")
+            system.warm_up()
+        except Exception as err:  # noqa: BLE001 - only the optional variant may fail quietly
+            if not optional:
+                raise
+            skipped.append(f"{make.__name__}: {type(err).__name__}: {err}")
+            log(f"Dense: skipped {make.__name__} ({err})")
+            continue
+        systems.append(system)
+    return systems, skipped
+
+
+def dense_metrics(system: DenseSystem, vectors: np.ndarray, data: BenchData) -> dict[str, float]:
+    """Exact inner-product retrieval over ``vectors`` with the queries encoded by the same system."""
+    queries = system.encode_queries([q.text for q in data.queries])
+    return score(exact_search([q.id for q in data.queries], queries, data.doc_ids, vectors), data.qrels)
 
 
 def run_dense(data: BenchData, n_docs: int, repeats: int, onnx_int8: bool) -> tuple[list[DenseResult], list[str]]:
-    """Plain sentence-transformers first (the reference), then regard fp32 and bf16, then ONNX int8."""
-    makers: list[tuple[str, Callable]] = [
-        ("st", plain_st_system), ("fp32", regard_system("fp32")), ("bf16", regard_system("bf16")),
+    """Time corpus encoding in rounds over all encoders, then evaluate each if the corpus is complete."""
+    systems, skipped = load_dense_systems(data, n_docs, onnx_int8)
+    seconds: dict[str, list[float]] = {system.name: [] for system in systems}
+    vectors: dict[str, np.ndarray] = {}
+    for round_ in range(repeats):
+        for system in round_order(systems, round_):
+            elapsed, vectors[system.name] = timed_call(system.encode_documents)
+            seconds[system.name].append(elapsed)
+            log(f"Dense: {system.name}: {n_docs} docs in {elapsed:.1f}s ({n_docs / elapsed:.1f} docs/s)")
+    complete = n_docs == len(data.documents)
+    results = [
+        DenseResult(system.name, system.precision, system.note, seconds[system.name], n_docs,
+                    dense_metrics(system, vectors[system.name], data) if complete else None,
+                    np.asarray(vectors[system.name], dtype=np.float32))
+        for system in systems
     ]
-    if onnx_int8:
-        makers.append(("onnx-int8", onnx_int8_system))
-    results: list[DenseResult] = []
-    skipped: list[str] = []
-    for key, make in makers:
-        try:
-            results.append(run_dense_system(make, data, n_docs, repeats))
-        except Exception as err:  # noqa: BLE001 - only the optional ONNX variant may fail quietly
-            if key != "onnx-int8":
-                raise
-            skipped.append(f"ONNX int8: {type(err).__name__}: {err}")
-            log(f"Dense: skipped ONNX int8 ({err})")
-        gc.collect()
     return results, skipped
 
 
@@ -623,7 +639,7 @@ def dense_markdown(report: dict[str, Any]) -> list[str]:
         f"batch {BATCH_SIZE}, device {dense['device']}, {report['machine']['torch_threads']} torch threads",
         "",
         "Corpus encoding timed after a warm-up of two batches (best of "
-        f"{dense['repeats']}); quality from exact inner-product search over the encoded corpus, "
+        f"{dense['repeats']}, round-robin over the encoders); quality from exact inner-product search over the encoded corpus, "
         "queries encoded by the same encoder."
         + (" **Partial corpus: retrieval metrics skipped.**" if partial else ""),
         "",
@@ -656,6 +672,11 @@ def markdown(report: dict[str, Any]) -> str:
         f"({', '.join(machine['cpu_flags']) or 'no AVX-512/AMX'}) · Python {machine['python']}",
         "",
         f"Versions: {versions}.",
+        "",
+        "Load average (1/5/15 min): " + "; ".join(
+            f"{when.replace('_', ' ')} {' '.join(f'{x:.2f}' for x in values)}"
+            for when, values in report["load_average"].items()
+        ) + f" on {machine['cpu_count']} cores (other processes skew the timings).",
         "",
     ]
     if "bm25" in report:
@@ -742,10 +763,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"SciFact: {len(data.documents)} documents, {len(data.queries)} {SPLIT} queries from {data.root}")
     report: dict[str, Any] = {"benchmark": "foundation", "dataset": DATASET, "split": SPLIT,
                               "data_root": str(data.root), "machine": machine_info()}
+    # Other processes on the machine skew every timing; the load average records how busy it was.
+    report["load_average"] = {"start": os.getloadavg()}
     if not args.skip_bm25:
         report["bm25"] = bm25_section(data, args)
+        report["load_average"]["after_bm25"] = os.getloadavg()
     if not args.skip_dense:
         report["dense"] = dense_section(data, args)
+        report["load_average"]["after_dense"] = os.getloadavg()
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     # A partial run (--docs, --skip-*) never overwrites the results of a complete one.
     complete = "bm25" in report and "dense" in report and report["dense"]["docs"] == len(data.documents)
