@@ -68,6 +68,18 @@ def choose_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def autocast(device: str, precision: str):
+    """A context that runs matrix products at ``precision`` ("fp32", "bf16" or "fp16") on ``device``."""
+    import contextlib
+
+    import torch
+
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
+
+
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU executes bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
     try:

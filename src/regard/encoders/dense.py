@@ -7,7 +7,6 @@ against float32. Batches are formed from texts sorted by length so padding stays
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from regard.data.types import Document
-from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, choose_device, cpu_has_fast_bf16, resolve_model
+from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, resolve_model
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -96,14 +95,6 @@ class DenseEncoder:
             query_prefix=self.query_prefix,
         )
 
-    def _autocast(self):
-        import torch
-
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(device_type=self.device.split(":")[0], dtype=dtype)
-
     def encode(self, texts: list[str], progress: bool = False, desc: str = "Encoding") -> np.ndarray:
         """Encode texts into a float32 matrix, one row per text, in input order."""
         import torch
@@ -113,7 +104,7 @@ class DenseEncoder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 vectors = self.model.encode(

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
-from regard.models import choose_device, resolve_model
+from regard.models import autocast, choose_device, resolve_model
 from regard.rerank.cross_encoder import PairScorer
 from regard.rerank.score_cache import ScoreCache
 from regard.training.data import Group, build_groups, cached_bm25_index, first_stage_candidates, index_of
@@ -140,8 +140,7 @@ def distill(config: DistillationConfig, out: str | Path) -> Path:
         bar = tqdm(range(0, len(order), config.groups_per_batch), desc=f"Distil epoch {epoch}", unit="step")
         for start in bar:
             batch = [groups[i] for i in order[start:start + config.groups_per_batch]]
-            with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16 if precision == "bf16"
-                                else torch.float16, enabled=precision != "fp32"):
+            with autocast(device, precision):
                 loss = distillation_loss(model, batch, texts, teacher, config.loss, config.negatives, rng,
                                          config.max_length)
             loss.backward()

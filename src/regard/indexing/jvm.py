@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 from contextlib import contextmanager
-from pathlib import Path
 
 from regard.errors import MissingExtraError
 
@@ -84,6 +83,3 @@ def pyserini_lucene():
         from pyserini.search.lucene import LuceneSearcher
     return LuceneIndexer, LuceneSearcher
 
-
-def java_home() -> Path:
-    return Path(os.environ.get("JAVA_HOME", ""))

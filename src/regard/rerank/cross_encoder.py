@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence as Seq
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from tqdm.auto import tqdm
 from regard.data.types import Query, Run
 from regard.encoders.dense import effective_precision
 from regard.errors import RegardError
-from regard.models import choose_device, resolve_model
+from regard.models import autocast, choose_device, resolve_model
 from regard.pipeline import Stage
 from regard.rerank.docs import DocumentSource, as_docstore
 from regard.rerank.score_cache import ScoreCache
@@ -57,14 +56,6 @@ class PairScorer:
         """What determines the scores: model, revision, precision and truncation length."""
         return f"{self.name}@{self.revision or '-'}:{self.precision}:{self.max_length}"
 
-    def _autocast(self):
-        import torch
-
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(device_type=self.device.split(":")[0], dtype=dtype)
-
     def score(self, queries: Seq[str], documents: Seq[str], progress: bool = False) -> np.ndarray:
         """Relevance scores of ``queries[i]`` with ``documents[i]``, as a float32 array."""
         import torch
@@ -74,7 +65,7 @@ class PairScorer:
         scores = np.empty(len(queries), dtype=np.float32)
         order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(documents[i])))
         bar = tqdm(total=len(order), desc="Cross-encoder scoring", unit="pair", disable=not progress)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 batch = self.tokenizer(

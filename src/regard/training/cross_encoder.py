@@ -24,7 +24,7 @@ from regard.data.types import Run
 from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
 from regard.eval.metrics import evaluate
-from regard.models import choose_device, resolve_model
+from regard.models import autocast, choose_device, resolve_model
 from regard.rerank.cross_encoder import PairScorer
 from regard.training.data import Group, build_groups, cached_bm25_index, first_stage_candidates, index_of, split_queries
 
@@ -56,16 +56,6 @@ class CrossEncoderTrainingConfig:
     device: str | None = None
     dense_index: str | None = None
     bm25_index: str | None = None
-
-
-def _autocast(device: str, precision: str):
-    import contextlib
-
-    import torch
-
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def group_loss(model, tokenizer, groups: list[Group], texts: dict[str, str], negatives: int, rng: random.Random,
@@ -172,7 +162,7 @@ class CrossEncoderTrainer:
             bar = tqdm(range(0, len(order), c.groups_per_batch), desc=f"Epoch {epoch}/{c.epochs}", unit="step")
             for start in bar:
                 batch = [groups[i] for i in order[start:start + c.groups_per_batch]]
-                with _autocast(self.device, self.precision):
+                with autocast(self.device, self.precision):
                     loss = group_loss(model, tokenizer, batch, texts, c.negatives, rng, c.max_length, self.device)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
