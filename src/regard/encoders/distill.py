@@ -29,7 +29,9 @@ from regard.encoders.dense import effective_precision
 from regard.models import autocast, choose_device, resolve_model
 from regard.rerank.cross_encoder import PairScorer
 from regard.rerank.score_cache import ScoreCache
-from regard.training.data import Group, build_groups, cached_bm25_index, first_stage_candidates, index_of
+from regard.training.data import (
+    Group, TrainingSetup, build_groups, cached_bm25_index, first_stage_candidates, index_of, optimisation_step,
+)
 
 log = logging.getLogger(__name__)
 SCALE = 20.0  # cosine similarities span [-1, 1]; teacher logits span roughly [-10, 10]
@@ -37,11 +39,11 @@ LOSSES = ("margin-mse", "regression")
 
 
 @dataclass
-class DistillationConfig:
-    teacher: str
+class DistillationConfig(TrainingSetup):
+    """Everything that defines a distillation run; stored beside the student."""
+
+    teacher: str = ""
     student: str = "sentence-transformers/all-MiniLM-L6-v2"
-    dataset: str = "scifact"
-    split: str = "train"
     loss: str = "margin-mse"
     epochs: int = 1
     learning_rate: float = 2e-5
@@ -49,12 +51,6 @@ class DistillationConfig:
     groups_per_batch: int = 8
     negatives: int = 4
     candidate_depth: int = 20
-    max_length: int = 256
-    seed: int = 13
-    precision: str = "auto"
-    device: str | None = None
-    dense_index: str | None = None
-    bm25_index: str | None = None
 
 
 def teacher_scores(teacher: PairScorer, groups: list[Group], texts: dict[str, str], corpus_key: str) -> dict:
@@ -110,6 +106,8 @@ def distill(config: DistillationConfig, out: str | Path) -> Path:
     from sentence_transformers import SentenceTransformer
     from transformers import get_linear_schedule_with_warmup
 
+    if not config.teacher:
+        raise ValueError("a teacher cross-encoder is required")
     if config.loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {config.loss!r}")
     out = Path(out)
@@ -143,12 +141,7 @@ def distill(config: DistillationConfig, out: str | Path) -> Path:
             with autocast(device, precision):
                 loss = distillation_loss(model, batch, texts, teacher, config.loss, config.negatives, rng,
                                          config.max_length)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
+            losses.append(optimisation_step(loss, model, optimizer, schedule))
             bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
         record = {"epoch": epoch, "loss": sum(losses) / len(losses), "seconds": round(time.perf_counter() - started, 1)}
         history.append(record)

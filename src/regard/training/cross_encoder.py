@@ -26,7 +26,10 @@ from regard.encoders.dense import effective_precision
 from regard.eval.metrics import evaluate
 from regard.models import autocast, choose_device, resolve_model
 from regard.rerank.cross_encoder import PairScorer
-from regard.training.data import Group, build_groups, cached_bm25_index, first_stage_candidates, index_of, split_queries
+from regard.training.data import (
+    Group, TrainingSetup, build_groups, cached_bm25_index, first_stage_candidates, index_of, optimisation_step,
+    split_queries,
+)
 
 log = logging.getLogger(__name__)
 STATE_FILE = "training_state.json"
@@ -34,11 +37,9 @@ LOG_FILE = "training_log.jsonl"
 
 
 @dataclass
-class CrossEncoderTrainingConfig:
+class CrossEncoderTrainingConfig(TrainingSetup):
     """Everything that defines a training run; stored beside the checkpoint."""
 
-    dataset: str = "scifact"
-    split: str = "train"
     base: str = "sentence-transformers/all-MiniLM-L6-v2"
     epochs: int = 2
     learning_rate: float = 5e-5
@@ -47,15 +48,8 @@ class CrossEncoderTrainingConfig:
     weight_decay: float = 0.01
     groups_per_batch: int = 4
     negatives: int = 7
-    candidate_depth: int = 50
-    max_length: int = 256
     held_out: float = 0.1
     validation_depth: int = 30
-    seed: int = 13
-    precision: str = "auto"
-    device: str | None = None
-    dense_index: str | None = None
-    bm25_index: str | None = None
 
 
 def group_loss(model, tokenizer, groups: list[Group], texts: dict[str, str], negatives: int, rng: random.Random,
@@ -164,12 +158,7 @@ class CrossEncoderTrainer:
                 batch = [groups[i] for i in order[start:start + c.groups_per_batch]]
                 with autocast(self.device, self.precision):
                     loss = group_loss(model, tokenizer, batch, texts, c.negatives, rng, c.max_length, self.device)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                schedule.step()
-                optimizer.zero_grad()
-                losses.append(loss.item())
+                losses.append(optimisation_step(loss, model, optimizer, schedule))
                 bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}")
             validation = self.validate(model, tokenizer, val_queries, val_run, val_qrels, texts)
             self._checkpoint(model, tokenizer, epoch, state)

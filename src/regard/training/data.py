@@ -12,6 +12,33 @@ from regard.indexing.index import Index
 from regard.indexing.manifest import MANIFEST_NAME
 
 
+@dataclass
+class TrainingSetup:
+    """Settings shared by the training commands: where examples come from and how they are computed."""
+
+    dataset: str = "scifact"
+    split: str = "train"
+    candidate_depth: int = 50
+    max_length: int = 256
+    seed: int = 13
+    precision: str = "auto"
+    device: str | None = None
+    dense_index: str | None = None
+    bm25_index: str | None = None
+
+
+def optimisation_step(loss, model, optimizer, schedule, max_norm: float = 1.0) -> float:
+    """Back-propagate ``loss``, clip gradients, step optimiser and schedule; returns the loss value."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
 @dataclass(frozen=True)
 class Group:
     """One training query with one relevant document and the candidates to draw negatives from."""
