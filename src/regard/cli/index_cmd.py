@@ -9,7 +9,8 @@ from regard.models import DEFAULT_DENSE_MODEL
 
 @click.command("index")
 @click.argument("corpus")
-@click.option("--kind", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True, help="Index kind.")
+@click.option("--kind", type=click.Choice(["bm25", "dense", "multivector", "muvera"]), default="bm25", show_default=True,
+              help="Index kind.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
 @click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
               help="BM25 engine: Lucene through pyserini, or bm25s (no Java).")
@@ -26,7 +27,18 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "tsv", "trec"]), default=None,
               help="Corpus file format (default: from the file name or its first line).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at --out.")
-def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, device, fmt, overwrite):
+@click.option("--doc-max-length", type=int, default=None,
+              help="multivector/muvera: document tokens kept (default: the model's length; ColBERT doc_maxlen).")
+@click.option("--query-max-length", type=int, default=None,
+              help="multivector/muvera: query tokens (default 64; ColBERT query_maxlen).")
+@click.option("--k-sim", type=int, default=5, show_default=True, help="muvera: SimHash bits (2^k_sim partitions).")
+@click.option("--d-proj", type=int, default=16, show_default=True,
+              help="muvera: projected dimension per partition (0: no projection).")
+@click.option("--r-reps", type=int, default=20, show_default=True, help="muvera: repetitions.")
+@click.option("--final-dim", type=int, default=None, help="muvera: final Count-Sketch dimension (default: none).")
+@click.option("--seed", type=int, default=42, show_default=True, help="muvera: seed of hyperplanes and projections.")
+def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, device, fmt, overwrite,
+            doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed):
     """Build a KIND index of CORPUS into OUT.
 
     CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, or a dataset name (e.g.
@@ -38,6 +50,12 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
     source = Corpus(corpus, fmt=fmt) if fmt else corpus
     if kind == "bm25":
         params = dict(backend=backend, k1=k1, b=b)
+    elif kind in ("multivector", "muvera"):
+        params = dict(model=model, precision=precision, batch_size=batch_size, device=device,
+                      document_max_length=doc_max_length, query_max_length=query_max_length)
+        if kind == "muvera":
+            params.update(k_sim=k_sim, d_proj=d_proj or None, r_reps=r_reps, final_dimension=final_dim, seed=seed,
+                          faiss_type=faiss_type, fp16=fp16)
     else:
         params = dict(model=model, faiss_type=faiss_type, fp16=fp16, precision=precision,
                       batch_size=batch_size, device=device)

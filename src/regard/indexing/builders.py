@@ -65,4 +65,19 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
     return BuildResult(backend="faiss", parameters=params, model=identity.model, model_revision=identity.revision)
 
 
+def build_multivector(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
+    """Token vectors of every document in a memory-mapped store (see indexing/multivector.py)."""
+    from regard.indexing.multivector import build_multivector as build
+
+    return build(staging, docs, fingerprint, **params)
+
+
+def build_muvera(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
+    """Token store plus MUVERA fixed-dimensional encodings in FAISS (see indexing/multivector.py)."""
+    from regard.indexing.multivector import build_muvera as build
+
+    return build(staging, docs, fingerprint, **params)
+
+
 BUILDERS: dict[str, Callable[..., BuildResult]] = {"bm25": build_bm25, "dense": build_dense}
+BUILDERS.update(multivector=build_multivector, muvera=build_muvera)

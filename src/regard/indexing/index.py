@@ -107,6 +107,14 @@ class Index:
             from regard.retrieval.dense import DenseRetriever
 
             return DenseRetriever(self, k=k, **options)
+        if kind == "multivector":
+            from regard.retrieval.multivector import MaxSimRetriever
+
+            return MaxSimRetriever(self, k=k, **options)
+        if kind == "muvera":
+            from regard.retrieval.multivector import MuveraRetriever
+
+            return MuveraRetriever(self, k=k, **options)
         raise BadIndexError(f"{self.folder}: no retriever for index kind {kind!r}")
 
     def __repr__(self) -> str:

@@ -1,0 +1,221 @@
+"""MUVERA fixed-dimensional encodings (FDEs): one vector per set of token vectors.
+
+The inner product of a query FDE and a document FDE approximates the Chamfer (MaxSim) similarity of
+the two sets, so an ordinary inner-product index finds multi-vector candidates (Dhulipala et al.,
+"MUVERA: Multi-Vector Retrieval via Fixed Dimensional Encodings", NeurIPS 2024). Per repetition:
+
+1. SimHash: ``k_sim`` Gaussian hyperplanes give each vector ``k_sim`` sign bits; the partition id is
+   the number whose Gray code is those bits (the first hyperplane the most significant bit), so
+   neighbouring ids differ in one bit. There are ``2**k_sim`` partitions.
+2. Projection: ``x -> S x / sqrt(d_proj)`` with ``S`` a random ``d_proj x d`` matrix of ±1 entries
+   (the identity when ``d_proj`` equals the input dimension or is None).
+3. Blocks: a query block is the *sum* of the projected vectors falling in the partition, a document
+   block their *average*. An empty document partition takes the projected vector of the document's
+   point nearest to it in Hamming distance between SimHash bits (first such point on ties); query
+   partitions are never filled.
+
+``r_reps`` repetitions (independent seeds) are concatenated: ``r_reps * 2**k_sim * d_proj`` numbers,
+optionally reduced to ``final_dimension`` by a Count-Sketch (sparse random projection) as in Google's
+reference implementation. The same seed gives the same hyperplanes and projections for queries and
+documents, so the configuration stored in an index manifest reproduces the query encoder exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from regard.encoders.multivector import RaggedVectors
+from regard.errors import RegardError
+
+MAX_K_SIM = 16
+_BLOCK_ELEMENTS = 1 << 22  # per-block work size: tokens x repetitions x max(partitions, d_proj)
+
+
+@dataclass(frozen=True)
+class FDEConfig:
+    """Parameters of a fixed-dimensional encoding; stored in the index manifest."""
+
+    dimension: int
+    k_sim: int = 5
+    d_proj: int | None = 16
+    r_reps: int = 20
+    final_dimension: int | None = None
+    seed: int = 42
+    fill_empty: bool = True
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.dimension >= 1, f"token dimension must be positive, got {self.dimension}"),
+            (0 <= self.k_sim <= MAX_K_SIM, f"k_sim must be between 0 and {MAX_K_SIM}, got {self.k_sim}"),
+            (self.d_proj is None or self.d_proj >= 1, f"d_proj must be positive, got {self.d_proj}"),
+            (self.r_reps >= 1, f"r_reps must be at least 1, got {self.r_reps}"),
+            (self.final_dimension is None or self.final_dimension >= 1,
+             f"final_dimension must be positive, got {self.final_dimension}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RegardError(message)
+
+    @property
+    def partitions(self) -> int:
+        return 1 << self.k_sim
+
+    @property
+    def projection_dimension(self) -> int:
+        return self.dimension if self.identity_projection else int(self.d_proj)
+
+    @property
+    def identity_projection(self) -> bool:
+        return self.d_proj is None or self.d_proj == self.dimension
+
+    @property
+    def raw_dimension(self) -> int:
+        """Length before the final projection: r_reps x 2^k_sim x d_proj."""
+        return self.r_reps * self.partitions * self.projection_dimension
+
+    @property
+    def output_dimension(self) -> int:
+        return self.final_dimension or self.raw_dimension
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def gray_code(values: np.ndarray) -> np.ndarray:
+    """The Gray code of each integer: ``v ^ (v >> 1)``."""
+    return values ^ (values >> 1)
+
+
+def partition_ids(bits: np.ndarray) -> np.ndarray:
+    """Partition id of each row of sign bits (last axis, first bit most significant).
+
+    The id is the inverse Gray code of the bits: bit ``j`` of the id is the XOR of bits ``0..j``.
+    """
+    k = bits.shape[-1]
+    prefix = np.bitwise_xor.accumulate(bits.astype(np.int64), axis=-1)
+    weights = (1 << np.arange(k - 1, -1, -1, dtype=np.int64))
+    return (prefix * weights).sum(axis=-1)
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    counts = np.zeros(values.shape, dtype=np.int64)
+    values = values.copy()
+    while np.any(values):
+        counts += values & 1
+        values >>= 1
+    return counts
+
+
+class FDEEncoder:
+    """Encodes sets of token vectors into MUVERA FDEs; deterministic for a configuration and seed."""
+
+    def __init__(self, config: FDEConfig):
+        self.config = config
+        c = config
+        d, k, p = c.dimension, c.k_sim, c.projection_dimension
+        simhash, projection = [], []
+        for rep in range(c.r_reps):
+            rng = np.random.default_rng([c.seed, rep])
+            simhash.append(rng.standard_normal((d, k)).astype(np.float32))
+            if not c.identity_projection:
+                signs = rng.integers(0, 2, size=(d, p)).astype(np.float32) * 2 - 1
+                projection.append(signs / np.float32(np.sqrt(p)))
+        # All repetitions in one product: tokens @ (d x R*k) and tokens @ (d x R*d_proj).
+        self._simhash = np.concatenate(simhash, axis=1) if k else None
+        self._projection = np.concatenate(projection, axis=1) if projection else None
+        ids = np.arange(c.partitions, dtype=np.int64)
+        codes = gray_code(ids)
+        self._hamming = _popcount(codes[:, None] ^ codes[None, :])  # [partition of point, partition]
+        if c.final_dimension:
+            rng = np.random.default_rng([c.seed, c.r_reps, 1])
+            self._sketch_index = rng.integers(0, c.final_dimension, size=c.raw_dimension)
+            self._sketch_sign = (rng.integers(0, 2, size=c.raw_dimension) * 2 - 1).astype(np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return self.config.output_dimension
+
+    def encode_queries(self, queries: RaggedVectors) -> np.ndarray:
+        """Query FDEs (sums per partition, never filled), float32 ``[n, output_dimension]``."""
+        return self._encode(queries, average=False, progress=False)
+
+    def encode_documents(self, documents: RaggedVectors, progress: bool = False) -> np.ndarray:
+        """Document FDEs (averages per partition, empty partitions filled if configured)."""
+        return self._encode(documents, average=True, progress=progress)
+
+    # ----------------------------------------------------------------------------------------------
+
+    def _encode(self, groups: RaggedVectors, average: bool, progress: bool) -> np.ndarray:
+        c = self.config
+        if groups.dimension != c.dimension:
+            raise RegardError(f"token vectors have {groups.dimension} dimensions; the FDE expects {c.dimension}")
+        lengths = groups.lengths
+        if np.any(lengths == 0):
+            raise RegardError(f"cannot encode an empty set of vectors (set {int(np.argmax(lengths == 0))})")
+        out = np.zeros((len(groups), c.output_dimension), dtype=np.float32)
+        per_token = c.r_reps * max(c.partitions, c.projection_dimension)
+        budget = max(1, _BLOCK_ELEMENTS // per_token)
+        bar = tqdm(total=len(groups), desc="Encoding FDEs", unit="doc", disable=not progress)
+        start = 0
+        while start < len(groups):
+            end = start + 1
+            while end < len(groups) and groups.offsets[end + 1] - groups.offsets[start] <= budget:
+                end += 1
+            out[start:end] = self._encode_block(groups, start, end, average)
+            bar.update(end - start)
+            start = end
+        bar.close()
+        return out
+
+    def _encode_block(self, groups: RaggedVectors, start: int, end: int, average: bool) -> np.ndarray:
+        import torch
+
+        c = self.config
+        R, P, dp = c.r_reps, c.partitions, c.projection_dimension
+        first, last = int(groups.offsets[start]), int(groups.offsets[end])
+        tokens = np.asarray(groups.vectors[first:last], dtype=np.float32)
+        lengths = groups.lengths[start:end]
+        count = end - start
+        doc = np.repeat(np.arange(count, dtype=np.int64), lengths)  # block-local set of each token
+        if c.k_sim:
+            bits = (tokens @ self._simhash).reshape(len(tokens), R, c.k_sim) > 0
+            pid = partition_ids(bits)  # [T, R]
+        else:
+            pid = np.zeros((len(tokens), R), dtype=np.int64)
+        if self._projection is not None:
+            projected = (tokens @ self._projection).reshape(len(tokens), R, dp)
+        else:
+            projected = np.repeat(tokens[:, None, :], R, axis=1)
+        slots = (doc[:, None] * R + np.arange(R)[None, :]) * P + pid  # [T, R]
+        sums = torch.zeros((count * R * P, dp), dtype=torch.float32)
+        index = torch.from_numpy(slots.reshape(-1))
+        sums.index_add_(0, index, torch.from_numpy(np.ascontiguousarray(projected).reshape(-1, dp)))
+        blocks = sums.numpy().reshape(count, R, P, dp)
+        if average:
+            sizes = np.bincount(slots.reshape(-1), minlength=count * R * P).reshape(count, R, P)
+            filled = sizes > 0
+            blocks[filled] /= sizes[filled][:, None]
+            if c.fill_empty and c.k_sim and not filled.all():
+                self._fill_empty(blocks, filled, pid, projected, groups.offsets[start:end + 1] - first)
+        raw = blocks.reshape(count, -1)
+        if not c.final_dimension:
+            return raw
+        final = torch.zeros((count, c.final_dimension), dtype=torch.float32)
+        final.index_add_(1, torch.from_numpy(self._sketch_index), torch.from_numpy(raw * self._sketch_sign))
+        return final.numpy()
+
+    def _fill_empty(self, blocks: np.ndarray, filled: np.ndarray, pid: np.ndarray, projected: np.ndarray,
+                    offsets: np.ndarray) -> None:
+        """Give each empty (set, repetition, partition) the projection of the nearest point by Hamming distance."""
+        starts = offsets[:-1]
+        local = np.arange(len(pid), dtype=np.int64) - np.repeat(starts, np.diff(offsets))
+        span = int(np.diff(offsets).max()) + 1
+        # key = distance * span + position in the set: the minimum gives the nearest, first on ties.
+        keys = self._hamming[pid] * span + local[:, None, None]  # [T, R, P]
+        best = np.minimum.reduceat(keys, starts, axis=0)  # [sets, R, P]
+        nearest = starts[:, None, None] + best % span
+        sets, reps, parts = np.nonzero(~filled)
+        blocks[sets, reps, parts] = projected[nearest[sets, reps, parts], reps]

@@ -1,0 +1,76 @@
+"""MaxSim (Chamfer similarity) scoring: for each query token its best document token, summed.
+
+A small numeric core with no framework around it: exact scores of given documents, and an exhaustive
+top-k over a whole token store that reads the (memory-mapped) store once per call, in chunks of
+documents, with all query tokens of a batch in one matrix product per chunk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from regard.encoders.multivector import RaggedVectors
+
+CHUNK_TOKENS = 32768  # document tokens per chunk of the exhaustive scan
+QUERY_BATCH_TOKENS = 1024  # query tokens per matrix product
+
+
+def maxsim(query: np.ndarray, documents: RaggedVectors) -> np.ndarray:
+    """MaxSim of one query (``[q, d]``) against each document group; float32 ``[len(documents)]``."""
+    if len(documents) == 0:
+        return np.zeros(0, dtype=np.float32)
+    sims = np.asarray(query, dtype=np.float32) @ np.asarray(documents.vectors, dtype=np.float32).T
+    return np.maximum.reduceat(sims, documents.offsets[:-1], axis=1).sum(axis=0)
+
+
+def _query_batches(queries: RaggedVectors, limit: int) -> list[tuple[int, int]]:
+    batches, start = [], 0
+    while start < len(queries):
+        end = start + 1
+        while end < len(queries) and queries.offsets[end + 1] - queries.offsets[start] <= limit:
+            end += 1
+        batches.append((start, end))
+        start = end
+    return batches
+
+
+def exhaustive_maxsim(queries: RaggedVectors, store: RaggedVectors, k: int, progress: bool = False,
+                      chunk_tokens: int = CHUNK_TOKENS,
+                      query_batch_tokens: int = QUERY_BATCH_TOKENS) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` documents of ``store`` by exact MaxSim for every query.
+
+    Returns ``(scores, positions)``, each ``[len(queries), min(k, len(store))]``, best first. Scores are
+    computed in float32 from the stored vectors, so they equal :func:`maxsim` on the same documents.
+    """
+    import torch
+
+    n_docs = len(store)
+    k = min(k, n_docs)
+    best_scores = torch.full((len(queries), k), -torch.inf)
+    best_positions = torch.full((len(queries), k), -1, dtype=torch.long)
+    batches = _query_batches(queries, query_batch_tokens)
+    query_tokens = torch.from_numpy(np.ascontiguousarray(queries.vectors, dtype=np.float32))
+    bar = tqdm(total=n_docs, desc="Exhaustive MaxSim", unit="doc", disable=not progress)
+    first = 0
+    while first < n_docs:
+        last = int(np.searchsorted(store.offsets, store.offsets[first] + chunk_tokens, side="right")) - 1
+        last = min(max(last, first + 1), n_docs)
+        lo, hi = int(store.offsets[first]), int(store.offsets[last])
+        chunk = torch.from_numpy(np.asarray(store.vectors[lo:hi], dtype=np.float32))
+        starts = store.offsets[first:last] - lo
+        for q0, q1 in batches:
+            t0, t1 = int(queries.offsets[q0]), int(queries.offsets[q1])
+            sims = (query_tokens[t0:t1] @ chunk.T).numpy()
+            maxima = np.maximum.reduceat(sims, starts, axis=1)  # [query tokens, chunk docs]
+            scores = np.add.reduceat(maxima, queries.offsets[q0:q1] - t0, axis=0)  # [queries, chunk docs]
+            merged = torch.cat([best_scores[q0:q1], torch.from_numpy(scores)], dim=1)
+            positions = torch.cat([best_positions[q0:q1],
+                                   torch.arange(first, last).expand(q1 - q0, last - first)], dim=1)
+            top = torch.topk(merged, k, dim=1)
+            best_scores[q0:q1] = top.values
+            best_positions[q0:q1] = torch.gather(positions, 1, top.indices)
+        bar.update(last - first)
+        first = last
+    bar.close()
+    return best_scores.numpy(), best_positions.numpy()

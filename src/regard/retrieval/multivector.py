@@ -1,0 +1,139 @@
+"""Multi-vector retrieval stages: exhaustive MaxSim, and MUVERA candidates reranked by exact MaxSim.
+
+Both read document token vectors from the index's memory-mapped token store and encode queries with
+the token encoder recorded in the manifest. Given an incoming run (``bm25 % 100 >> muvera``), either
+stage rescores those candidates by exact MaxSim instead of searching.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from regard.data.types import Query, Run
+from regard.encoders.multivector import RaggedVectors
+from regard.errors import RegardError
+from regard.pipeline import Stage
+from regard.retrieval.maxsim import exhaustive_maxsim, maxsim
+
+
+def token_encoder_for(manifest, device: str | None = None, batch_size: int = 32):
+    """The token encoder an index was built with, as its manifest records it."""
+    from regard.encoders.multivector import TokenEncoder
+
+    encoder_params = manifest.parameters.get("token_encoder", {})
+    return TokenEncoder(
+        manifest.model, device=device, precision=encoder_params.get("precision", "fp32"), batch_size=batch_size,
+        document_max_length=encoder_params.get("document_max_length"),
+        query_max_length=encoder_params.get("query_max_length"),
+        query_prefix=encoder_params.get("query_prefix", ""), document_prefix=encoder_params.get("document_prefix", ""),
+    )
+
+
+class _TokenStoreStage(Stage):
+    """Shared parts: the query encoder, the token store, id <-> position maps, MaxSim reranking."""
+
+    def __init__(self, index, k: int, device: str | None, batch_size: int):
+        from regard.indexing.token_store import TokenStore
+
+        if k < 1:
+            raise RegardError(f"k must be at least 1, got {k}")
+        self.index = index
+        self.k = k
+        self.encoder = token_encoder_for(index.manifest, device=device, batch_size=batch_size)
+        self.store = TokenStore(index.folder)
+        self._ids = index.docstore.ids()
+        if len(self._ids) != len(self.store):
+            raise RegardError(f"{index.folder}: token store has {len(self.store)} documents, docstore {len(self._ids)}")
+        self._positions: dict[str, int] | None = None
+
+    def encode_queries(self, queries: list[Query]) -> RaggedVectors:
+        return self.encoder.encode_queries([q.text for q in queries])
+
+    def rerank(self, query_vectors: np.ndarray, positions: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Exact MaxSim of the documents at ``positions``; the best ``k`` as (docid, score)."""
+        positions = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
+        scores = maxsim(query_vectors, self.store.groups(positions))
+        ranking = sorted(zip(positions.tolist(), scores.tolist()), key=lambda item: (-item[1], self._ids[item[0]]))
+        return [(self._ids[p], float(s)) for p, s in ranking[:k]]
+
+    def rescore(self, queries: list[Query], vectors: RaggedVectors, run: Run) -> Run:
+        """MaxSim of each query's incoming candidates (documents not in the index are dropped)."""
+        if self._positions is None:
+            self._positions = {doc_id: i for i, doc_id in enumerate(self._ids)}
+        rankings = {}
+        for i, query in enumerate(queries):
+            candidates = np.array([self._positions[d] for d in run.docids(query.id) if d in self._positions],
+                                  dtype=np.int64)
+            rankings[query.id] = self.rerank(vectors[i], candidates, len(candidates)) if len(candidates) else []
+        return Run(rankings)
+
+
+class MaxSimRetriever(_TokenStoreStage):
+    """Exhaustive late-interaction retrieval: exact MaxSim against every document (the reference)."""
+
+    def __init__(self, index, k: int = 1000, device: str | None = None, batch_size: int = 32,
+                 progress: bool = False):
+        super().__init__(index, k, device, batch_size)
+        self.progress = progress
+        self.name = index.name
+
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        if not queries:
+            return Run()
+        vectors = self.encode_queries(queries)
+        if run is not None:
+            return self.rescore(queries, vectors, run)
+        scores, positions = exhaustive_maxsim(vectors, self.store, self.k, progress=self.progress)
+        return Run({
+            q.id: [(self._ids[p], float(s)) for p, s in zip(row_pos.tolist(), row_scores.tolist()) if p >= 0]
+            for q, row_pos, row_scores in zip(queries, positions, scores)
+        })
+
+
+class MuveraRetriever(_TokenStoreStage):
+    """MUVERA: top ``candidates`` by FDE inner product (FAISS), reranked by exact MaxSim, top ``k`` out.
+
+    With ``rerank=False`` the FDE scores themselves rank the top ``k``. ``ef_search`` overrides the
+    HNSW search depth of an index built with ``faiss_type="hnsw"``.
+    """
+
+    def __init__(self, index, k: int = 1000, candidates: int = 200, rerank: bool = True,
+                 device: str | None = None, batch_size: int = 32, ef_search: int | None = None):
+        from regard.encoders.muvera import FDEConfig, FDEEncoder
+        from regard.indexing.faiss_index import load_faiss
+
+        super().__init__(index, k, device, batch_size)
+        if candidates < 1:
+            raise RegardError(f"candidates must be at least 1, got {candidates}")
+        params = index.manifest.parameters
+        self.fde = FDEEncoder(FDEConfig(**params["fde"]))
+        self._faiss = load_faiss(index.folder, params["faiss"])
+        if ef_search is not None and params["faiss"].get("faiss_type") == "hnsw":
+            import faiss
+
+            faiss.downcast_index(self._faiss).hnsw.efSearch = ef_search
+        self.candidates = candidates
+        self.rerank_candidates = rerank
+        self.name = index.name
+
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        if not queries:
+            return Run()
+        vectors = self.encode_queries(queries)
+        if run is not None:
+            return self.rescore(queries, vectors, run)
+        depth = min(self.candidates if self.rerank_candidates else self.k, len(self._ids))
+        fde_scores, positions = self.search_fde(vectors, depth)
+        rankings = {}
+        for i, query in enumerate(queries):
+            if self.rerank_candidates:
+                rankings[query.id] = self.rerank(vectors[i], positions[i], self.k)
+            else:
+                rankings[query.id] = [(self._ids[p], float(s)) for p, s in zip(positions[i].tolist(),
+                                                                                fde_scores[i].tolist()) if p >= 0]
+        return Run(rankings)
+
+    def search_fde(self, vectors: RaggedVectors, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``depth`` (FDE scores, positions) of each query's FDE."""
+        encoded = np.ascontiguousarray(self.fde.encode_queries(vectors), dtype=np.float32)
+        return self._faiss.search(encoded, depth)
