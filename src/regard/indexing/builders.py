@@ -46,11 +46,11 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
                 query_prefix: str = "", document_prefix: str = "", use_cache: bool = True) -> BuildResult:
     """Encode every document and index the vectors in FAISS."""
     from regard.encoders.cache import corpus_embeddings
-    from regard.encoders.dense import DenseEncoder
+    from regard.encoders.select import dense_encoder
     from regard.indexing.faiss_index import build_faiss, save_faiss
     from regard.models import DEFAULT_DENSE_MODEL
 
-    encoder = DenseEncoder(
+    encoder = dense_encoder(
         model or DEFAULT_DENSE_MODEL, device=device, precision=precision, batch_size=batch_size,
         max_length=max_length, query_prefix=query_prefix, document_prefix=document_prefix,
     )
@@ -81,3 +81,13 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, **params) -> B
 
 BUILDERS: dict[str, Callable[..., BuildResult]] = {"bm25": build_bm25, "dense": build_dense}
 BUILDERS.update(multivector=build_multivector, muvera=build_muvera)
+
+
+def build_dense_chunked(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
+    """One vector per overlapping token window of every document (see indexing/chunks.py)."""
+    from regard.indexing.chunks import build_dense_chunked as build
+
+    return build(staging, docs, fingerprint, **params)
+
+
+BUILDERS["dense-chunked"] = build_dense_chunked

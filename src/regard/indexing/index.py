@@ -115,6 +115,10 @@ class Index:
             from regard.retrieval.multivector import MuveraRetriever
 
             return MuveraRetriever(self, k=k, **options)
+        if kind == "dense-chunked":
+            from regard.retrieval.chunked import ChunkedDenseRetriever
+
+            return ChunkedDenseRetriever(self, k=k, **options)
         raise BadIndexError(f"{self.folder}: no retriever for index kind {kind!r}")
 
     def __repr__(self) -> str:

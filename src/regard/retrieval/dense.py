@@ -16,14 +16,14 @@ class DenseRetriever(Stage):
     """
 
     def __init__(self, index, k: int = 1000, device: str | None = None, batch_size: int = 64):
-        from regard.encoders.dense import DenseEncoder
+        from regard.encoders.select import dense_encoder
         from regard.indexing.faiss_index import load_faiss
 
         manifest = index.manifest
         params = manifest.parameters
         self.index = index
         self.k = k
-        self.encoder = DenseEncoder(
+        self.encoder = dense_encoder(
             manifest.model, device=device, precision=params.get("precision", "fp32"), batch_size=batch_size,
             max_length=params.get("max_length"), query_prefix=params.get("query_prefix", ""),
             document_prefix=params.get("document_prefix", ""),

@@ -73,9 +73,11 @@ class M2BertEncoder:
 
     @property
     def identity(self) -> EncoderIdentity:
-        padding = "" if self.pad_to_max_length else "+dynamic-padding"
+        revision = self.resolved.revision
+        if not self.pad_to_max_length:  # different vectors: keep them apart in the embedding cache
+            revision = f"{revision or ''}+dynamic-padding"
         return EncoderIdentity(
-            model=self.resolved.name + padding, revision=self.resolved.revision, precision=self.precision,
+            model=self.resolved.name, revision=revision, precision=self.precision,
             max_length=self.max_length, normalize=self.normalize, document_prefix=self.document_prefix,
             query_prefix=self.query_prefix,
         )
