@@ -1,0 +1,60 @@
+"""``regard run``: run one pipeline config on a dataset, building or reusing its indexes and stage outputs."""
+
+from __future__ import annotations
+
+import click
+
+from regard.eval.metrics import DEFAULT_METRICS
+
+
+def workspace_options(function):
+    """Options shared by ``run`` and ``benchmark``: cache folder, device, cache switch, metrics."""
+    options = [
+        click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True,
+                     help="Comma-separated metrics."),
+        click.option("--cache-dir", default=None, type=click.Path(file_okay=False),
+                     help="Folder for cached indexes and stage outputs (default: $REGARD_CACHE/experiments)."),
+        click.option("--device", default=None, help="Model device (default: cuda if available, else cpu)."),
+        click.option("--no-cache", is_flag=True, help="Recompute every stage (indexes are still reused)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def make_workspace(cache_dir, device, no_cache):
+    from regard.experiments.runner import Workspace
+
+    return Workspace.default(cache_dir, device=device, use_cache=not no_cache)
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@click.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--dataset", required=True, help="Dataset name, e.g. scifact, vaswani.")
+@click.option("--split", default=None, help="Split to run (default: the dataset's test split).")
+@click.option("--out", default=None, help="Output folder (default: runs/NAME-DATASET-SPLIT).")
+@workspace_options
+def command(config, dataset, split, out, metrics, cache_dir, device, no_cache):
+    """Run the pipeline of CONFIG (a YAML file) on DATASET and print its metrics.
+
+    Writes the TREC run, metrics.json (means, per-query scores, compute seconds) and provenance.json
+    (config and its hash, package versions, models and revisions, seed, hardware).
+    """
+    from regard.eval.experiment import format_table, write_results
+    from regard.experiments.config import load_config
+    from regard.experiments.runner import run_config, write_provenance
+
+    metric_names = split_list(metrics)
+    parsed = load_config(config)
+    result = run_config(parsed, dataset, make_workspace(cache_dir, device, no_cache), metric_names, split)
+    click.echo(format_table([result.result], metric_names))
+    target = out or f"runs/{parsed.name}-{result.dataset}-{result.split}"
+    write_results([result.result], target, result.dataset, result.split, metric_names)
+    write_provenance([result], target)
+    cache = result.provenance["cache"]
+    click.echo(f"\n{cache['stage_outputs_reused']} stage output(s) reused, {cache['stage_outputs_computed']} computed; "
+               f"run, metrics.json and provenance.json written to {target}", err=True)

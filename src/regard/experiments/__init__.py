@@ -1,0 +1,1 @@
+"""Reproducible experiments: pipeline configs, cached indexes and stage outputs, runs and benchmarks."""
