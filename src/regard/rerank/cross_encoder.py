@@ -10,10 +10,9 @@ from tqdm.auto import tqdm
 
 from regard.data.types import Query, Run
 from regard.encoders.dense import effective_precision
-from regard.errors import RegardError
 from regard.models import autocast, choose_device, resolve_model
 from regard.pipeline import Stage
-from regard.rerank.docs import DocumentSource, as_docstore
+from regard.rerank.docs import DocumentSource, as_docstore, fetch_candidates
 from regard.rerank.score_cache import ScoreCache
 
 DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L-6-v2"
@@ -97,14 +96,7 @@ class CrossEncoder(Stage):
         self.name = f"CrossEncoder({Path(self.scorer.name).name})"
 
     def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if run is None:
-            raise RegardError("CrossEncoder reranks an incoming run: put it after a retriever (bm25 % 100 >> ce)")
-        wanted = [(q, run.docids(q.id)) for q in queries if q.id in run]
-        texts = self.docstore.get_many(d for _, docids in wanted for d in docids)
-        missing = sorted({d for _, docids in wanted for d in docids} - set(texts))
-        if missing:
-            raise RegardError(f"{len(missing)} document(s) of the incoming run are not in the docstore "
-                              f"{self.docstore.path} (first: {missing[0]!r}); was the run made on another corpus?")
+        wanted, texts = fetch_candidates(self.docstore, queries, run, "CrossEncoder")
         namespace = f"{self.scorer.identity}|{self.corpus_key}"
         known = self.cache.lookup(namespace, [(q.text, d) for q, docids in wanted for d in docids]) if self.cache else {}
         todo = [(q.text, d) for q, docids in wanted for d in docids if (q.text, d) not in known]

@@ -1,0 +1,130 @@
+"""A local Hugging Face causal LM with the few operations the rerankers need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from regard.encoders.dense import effective_precision
+from regard.models import autocast, choose_device
+from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+_PLACEHOLDER = "\u2063REGARD_CONTENT\u2063"
+_CONTEXT_CAP = 131_072  # tokenizers report 1e30 when they do not know the model's context
+
+
+@dataclass
+class Generation:
+    """A generated text and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    generated_tokens: int
+
+
+class CausalLM:
+    """A causal LM and its tokenizer on one device, with chat-template handling.
+
+    Instruction-tuned models are prompted through their chat template; base models (no template) get
+    the messages' contents joined by blank lines. ``precision`` "auto" runs matrix products in
+    bfloat16 on CPUs that have it and in float16 on GPUs.
+    """
+
+    def __init__(self, model, tokenizer, *, name: str, revision: str | None = None, device: str = "cpu",
+                 precision: str = "fp32"):
+        self.model, self.tokenizer = model, tokenizer
+        self.name, self.revision, self.device, self.precision = name, revision, device, precision
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    @classmethod
+    def load(cls, name: str = DEFAULT_INSTRUCT_LLM, *, device: str | None = None, precision: str = "auto",
+             attention: str = "sdpa", trust_remote_code: bool = False) -> "CausalLM":
+        """Load a causal LM by hub name or path (offline sources first, see ``resolve_causal_lm``)."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        resolved = resolve_causal_lm(name)
+        device = choose_device(device)
+        precision = effective_precision(precision, device)
+        # On a GPU the weights themselves are stored in half precision; on a CPU autocast does the work.
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision) if device != "cpu" else torch.float32
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            resolved.location, dtype=dtype, attn_implementation=attention, trust_remote_code=trust_remote_code,
+        ).to(device).eval()
+        return cls(model, tokenizer, name=resolved.name, revision=resolved.revision, device=device,
+                   precision=precision)
+
+    @property
+    def identity(self) -> str:
+        """What determines the outputs: model, revision and precision."""
+        return f"{self.name}@{self.revision or '-'}:{self.precision}"
+
+    @property
+    def context_length(self) -> int:
+        """The longest prompt the model accepts, in tokens."""
+        limits = [getattr(self.model.config, "max_position_embeddings", None), self.tokenizer.model_max_length]
+        return min([int(x) for x in limits if x and x < 10**9] + [_CONTEXT_CAP])
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The prompt text for ``messages``, ending where the assistant's answer begins."""
+        if self.has_chat_template:
+            return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in messages) + "\n\n"
+
+    def user_turn_parts(self) -> tuple[str, str]:
+        """The template text before and after one user message's content (empty for base models)."""
+        if not self.has_chat_template:
+            return "", ""
+        text = self.render([{"role": "user", "content": _PLACEHOLDER}])
+        before, after = text.split(_PLACEHOLDER)
+        return before, after
+
+    def encode(self, text: str, first: bool = True) -> list[int]:
+        """Token ids of ``text``; ``first`` adds the tokenizer's BOS when the text is not a rendered template."""
+        special = first and not self.has_chat_template
+        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.encode(self.render(messages)))
+
+    def generate(self, messages: Sequence[Message], max_new_tokens: int) -> Generation:
+        """Greedy continuation of the rendered ``messages``."""
+        import torch
+
+        ids = self.encode(self.render(messages))
+        inputs = torch.tensor([ids], device=self.device)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            output = self.model.generate(
+                inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens, do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id, top_p=None, top_k=None, temperature=None,
+            )
+        new = output[0, len(ids):]
+        return Generation(self.tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.numel()))
+
+    def next_token_logits(self, prompts: Sequence[list[int]], batch_size: int = 8):
+        """The logits of the token after each prompt (a float32 tensor, prompts × vocabulary)."""
+        import torch
+
+        rows = []
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        pad = self.tokenizer.pad_token_id
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            for start in range(0, len(order), batch_size):
+                batch = [prompts[i] for i in order[start:start + batch_size]]
+                width = max(len(p) for p in batch)
+                ids = torch.tensor([p + [pad] * (width - len(p)) for p in batch], device=self.device)
+                mask = torch.tensor([[1] * len(p) + [0] * (width - len(p)) for p in batch], device=self.device)
+                last = mask.sum(1) - 1
+                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=0).logits
+                rows.append(logits[torch.arange(len(batch)), last].float().cpu())
+        stacked = torch.cat(rows)
+        result = torch.empty_like(stacked)
+        result[torch.tensor(order)] = stacked
+        return result

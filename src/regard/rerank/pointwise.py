@@ -1,0 +1,50 @@
+"""Pointwise LLM relevance: the probability of "Yes" against "No" as the next token, one prompt per document."""
+
+from __future__ import annotations
+
+from regard.data.types import Query
+from regard.rerank.docs import DocumentSource
+from regard.rerank.llm.hf import CausalLM
+from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
+from regard.rerank.llm_stage import DEFAULT_MAX_WORDS, LLMReranker
+
+QUESTION = "Is the document relevant to the query? Answer Yes or No."
+
+
+class Pointwise(LLMReranker):
+    """Scores each candidate by log P("Yes") − log P("No") for the next token (the baseline for ICR and listwise).
+
+    Both spellings with and without a leading space count, so base models prompted with "Answer:"
+    and chat models starting a turn score alike. A forward pass is counted per document; documents
+    are batched ``batch_size`` at a time.
+    """
+
+    def __init__(self, docs: DocumentSource, model: str | CausalLM = DEFAULT_INSTRUCT_LLM, *,
+                 max_words: int | None = DEFAULT_MAX_WORDS, batch_size: int = 8, device: str | None = None,
+                 precision: str = "auto", trust_remote_code: bool = False):
+        super().__init__(docs, max_words)
+        self.llm = model if isinstance(model, CausalLM) else CausalLM.load(
+            model, device=device, precision=precision, trust_remote_code=trust_remote_code)
+        self.batch_size = batch_size
+        self.yes, self.no = self._answer_tokens("Yes"), self._answer_tokens("No")
+        self.name = f"Pointwise({self.llm.name.split('/')[-1]})"
+
+    def _answer_tokens(self, word: str) -> list[int]:
+        ids = {self.llm.encode(variant, first=False)[0] for variant in (word, " " + word)}
+        return sorted(ids)
+
+    def prompt(self, query: str, text: str) -> list[int]:
+        content = f"Query: {query}\nDocument: {text}\n{QUESTION}"
+        suffix = "" if self.llm.has_chat_template else "Answer:"
+        return self.llm.encode(self.llm.render([{"role": "user", "content": content}]) + suffix)
+
+    def rerank_one(self, query: Query, docids: list[str], texts: list[str], record) -> list[tuple[str, float]]:
+        import torch
+
+        prompts = [self.prompt(query.text, text) for text in texts]
+        logits = self.llm.next_token_logits(prompts, batch_size=self.batch_size)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        scores = torch.logsumexp(log_probs[:, self.yes], dim=1) - torch.logsumexp(log_probs[:, self.no], dim=1)
+        record.forward_passes += len(prompts)
+        record.prompt_tokens += sum(len(p) for p in prompts)
+        return [(docid, float(score)) for docid, score in zip(docids, scores)]
