@@ -81,6 +81,18 @@ REGISTRY["dl19"] = DatasetSpec(
     downloadable=False,
     note="Reranking only: many judged passages lie outside the candidate pool. Relevant means grade >= 2.",
 )
+_LOCO_MIRRORS = ("loco", "LoCoV1")  # one folder for all LoCoV1 tasks: see regard/loco.py
+REGISTRY["loco"] = DatasetSpec(
+    name="loco", description="LoCoV1 long-document retrieval, all 12 tasks (evaluated one by one and averaged)",
+    layout="loco", mirror_names=_LOCO_MIRRORS,
+)
+for _task in ("summ_screen_fd", "gov_report", "qmsum", "qasper_title", "qasper_abstract", "multifieldqa",
+              "2wikimqa", "passage_retrieval", "legal_case_reports", "courtlistener_HTML",
+              "courtlistener_Plain_Text", "stackoverflow"):
+    REGISTRY[f"loco/{_task}"] = DatasetSpec(
+        name=f"loco/{_task}", description=f"LoCoV1 task {_task} (long documents, nDCG@10)", layout="loco",
+        mirror_names=_LOCO_MIRRORS,
+    )
 
 
 def spec(name: str) -> DatasetSpec:
@@ -109,13 +121,18 @@ def locate(name: str) -> Path | None:
         for folder in (*entry.mirror_names, name):
             if (root / folder).is_dir():
                 return root / folder
-    cached = cache_root() / "datasets" / name
+    cached = cache_root() / "datasets" / ("loco" if entry.layout == "loco" else name)
     return cached if cached.is_dir() else None
 
 
 def download(name: str) -> Path:
     """Download dataset ``name`` into the cache (atomically) and return its folder."""
     entry = spec(name)
+    if entry.layout == "loco":
+        from regard import loco
+
+        target = cache_root() / "datasets" / "loco"
+        return target if target.is_dir() else loco.download(target)
     target = cache_root() / "datasets" / name
     if target.is_dir():
         return target
@@ -214,4 +231,8 @@ def load_dataset(name: str, download_missing: bool = True) -> Dataset:
         if not download_missing:
             raise RegardError(f"dataset {name!r} is not available locally; run: regard datasets download {name}")
         root = download(name)
+    if entry.layout == "loco":
+        from regard.loco import LocoDataset
+
+        return LocoDataset(name, root, entry)
     return Dataset(name, root, entry)

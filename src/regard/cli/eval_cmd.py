@@ -14,6 +14,15 @@ def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], 
     from regard.eval.experiment import format_table, run_experiment, write_results
     from regard.pipeline_spec import PipelineParser
 
+    if dataset == "loco" or any("{task}" in e or "{dataset}" in e for e in expressions):
+        from regard.eval.tasks import evaluate_task_group
+        from regard.loco import tasks_of
+
+        group = evaluate_task_group(tasks_of(dataset), expressions, metrics, out or f"runs/{dataset}", k,
+                                    echo=lambda message: click.echo(message, err=True))
+        click.echo(group.table())
+        click.echo(f"\nruns and metrics per task, and tasks.json, written to {out or f'runs/{dataset}'}", err=True)
+        return
     data = load_dataset(dataset)
     split = split or data.spec.default_split
     queries, qrels = data.queries(split), data.qrels(split)
@@ -29,7 +38,9 @@ def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], 
 
 
 @click.command("eval")
-@click.option("--dataset", required=True, help="Dataset name, e.g. scifact, vaswani, dl19.")
+@click.option("--dataset", required=True,
+              help="Dataset name, e.g. scifact, vaswani, dl19, loco/qmsum; loco evaluates the 12 LoCoV1 tasks "
+                   "(name each task's index with {task}, e.g. indexes/loco/{task}/bm25).")
 @click.option("--split", default=None, help="Split to evaluate (default: the dataset's test split).")
 @click.option("--pipeline", "pipelines", multiple=True, required=True,
               help='An index folder, a TREC run file, or an expression: "idx/bm25 % 100 >> idx/dense", '
