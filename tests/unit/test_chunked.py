@@ -129,3 +129,23 @@ def test_chunk_aggregation_of_a_chunk_level_stage():
     assert ChunkAggregation(_FixedRun(chunk_run), "firstp")(queries)["q"] == [("b", 0.8), ("a", 0.3)]
     summed = ChunkAggregation(_FixedRun(chunk_run), "sumtop", top_chunks=2, k=1)(queries)["q"]
     assert summed[0][0] == "b" and summed[0][1] == pytest.approx(1.5)
+
+
+def test_index_command_builds_a_chunked_index(tmp_path, tiny_m2):
+    from click.testing import CliRunner
+
+    from regard.cli.main import cli
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(f'{{"_id": "d{i}", "text": "{" ".join(["long text"] * (4 + 6 * i))}"}}\n' for i in range(3)))
+    result = CliRunner().invoke(cli, ["index", str(corpus), "--kind", "dense-chunked", "--out", str(tmp_path / "idx"),
+                                      "--model", str(tiny_m2), "--chunk-tokens", "12", "--chunk-overlap", "2",
+                                      "--aggregate", "firstp", "--precision", "fp32"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    index = Index.open(tmp_path / "idx")
+    params = index.manifest.parameters
+    assert (params["chunk_tokens"], params["chunk_overlap"], params["aggregate"]) == (12, 2, "firstp")
+    assert params["chunks"] > 3
+    retriever = index.retriever(k=3)
+    assert retriever.mode == "firstp" and retriever.name.endswith("[firstp]")
+    assert len(retriever.search("long text", k=3)) == 3

@@ -9,7 +9,7 @@ from regard.models import DEFAULT_DENSE_MODEL
 
 @click.command("index")
 @click.argument("corpus")
-@click.option("--kind", type=click.Choice(["bm25", "dense", "multivector", "muvera"]), default="bm25", show_default=True,
+@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera"]), default="bm25", show_default=True,
               help="Index kind.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
 @click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
@@ -37,8 +37,15 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--r-reps", type=int, default=20, show_default=True, help="muvera: repetitions.")
 @click.option("--final-dim", type=int, default=None, help="muvera: final Count-Sketch dimension (default: none).")
 @click.option("--seed", type=int, default=42, show_default=True, help="muvera: seed of hyperplanes and projections.")
+@click.option("--chunk-tokens", type=int, default=256, show_default=True,
+              help="dense-chunked: tokens per window, special tokens included.")
+@click.option("--chunk-overlap", type=int, default=64, show_default=True, help="dense-chunked: tokens windows share.")
+@click.option("--aggregate", type=click.Choice(["maxp", "firstp", "sumtop"]), default="maxp", show_default=True,
+              help="dense-chunked: document score from its windows (best, first, sum of the top --top-chunks).")
+@click.option("--top-chunks", type=int, default=3, show_default=True, help="dense-chunked: windows summed by sumtop.")
 def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, device, fmt, overwrite,
-            doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed):
+            doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
+            aggregate, top_chunks):
     """Build a KIND index of CORPUS into OUT.
 
     CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, or a dataset name (e.g.
@@ -59,6 +66,8 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
     else:
         params = dict(model=model, faiss_type=faiss_type, fp16=fp16, precision=precision,
                       batch_size=batch_size, device=device)
+        if kind == "dense-chunked":
+            params.update(chunk_tokens=chunk_tokens, overlap=chunk_overlap, aggregate=aggregate, top_chunks=top_chunks)
     index = Index.build(source, out, kind=kind, overwrite=overwrite, **params)
     m = index.manifest
     skipped = f", {m.skipped_empty_documents} empty skipped" if m.skipped_empty_documents else ""
