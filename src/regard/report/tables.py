@@ -75,8 +75,9 @@ def markdown_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
     for dataset, entry in summary["datasets"].items():
         lines += [f"## {dataset} ({entry['split']}, {entry['queries']} queries)", ""]
         lines += _markdown_table(*dataset_rows(summary, dataset)) + [""]
-    lines += ["## Configs", "", "| name | config | hash |", "|---|---|---|"]
-    lines += [f"| {n} | `{c['path']}` | `{c['hash'][:12]}` |" for n, c in summary["configs"].items()]
+    lines += ["## Configs", ""]
+    lines += _markdown_table(["name", "config", "hash"],
+                             [[n, c["path"], c["hash"][:12]] for n, c in summary["configs"].items()])
     lines += ["", "## Figures", ""]
     lines += [f"![{key.replace('_', ' ')}]({path})" for key, path in figures.items()]
     return "\n".join(lines) + "\n"
