@@ -1,7 +1,8 @@
 """Pipelines written as text, for the command line: ``idx/bm25 % 100 >> idx/dense``, ``idx/bm25 | idx/dense``.
 
-Operands are index folders (their retriever), TREC run files (replayed), or ``ce:MODEL``, a
-cross-encoder reranker reading texts from the first index of the expression. Operators and precedence
+Operands are index folders (their retriever), TREC run files (replayed), or a reranker reading texts
+from the first index of the expression: ``ce:MODEL`` (cross-encoder), ``icr:MODEL``, ``listwise:MODEL``
+(full window) or ``pointwise:MODEL`` (LLM rerankers; the model defaults to SmolLM2-135M-Instruct). Operators and precedence
 follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then ``|`` (reciprocal-rank
 fusion); parentheses group. Paths must not contain spaces or the operator characters.
 """
@@ -18,6 +19,13 @@ from regard.retrieval.fusion import ReciprocalRankFusion
 from regard.retrieval.run_file import RunFile
 
 CROSS_ENCODER_PREFIX = "ce:"
+# Reranker operands: prefix -> (module, class, default model; None when the model must be named).
+RERANKERS: dict[str, tuple[str, str, str | None]] = {
+    CROSS_ENCODER_PREFIX: ("regard.rerank.cross_encoder", "CrossEncoder", None),
+    "icr:": ("regard.rerank.icr", "ICR", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "listwise:": ("regard.rerank.listwise", "Listwise", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "pointwise:": ("regard.rerank.pointwise", "Pointwise", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+}
 _TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()>]+)")
 
 
@@ -97,8 +105,9 @@ class PipelineParser:
         """The stage for an index folder or a run file path."""
         if token in self._stages:
             return self._stages[token]
-        if token.startswith(CROSS_ENCODER_PREFIX):
-            return self._cross_encoder(token)
+        prefix = next((p for p in RERANKERS if token.startswith(p)), None)
+        if prefix:
+            return self._reranker(token, prefix)
         path = Path(token)
         if path.is_dir():
             index = Index.open(path)
@@ -111,15 +120,17 @@ class PipelineParser:
         self._stages[token] = stage
         return stage
 
-    def _cross_encoder(self, token: str) -> Stage:
-        from regard.rerank.cross_encoder import CrossEncoder
+    def _reranker(self, token: str, prefix: str) -> Stage:
+        import importlib
 
         if not self.indexes:
-            raise PipelineSpecError(f"{token}: a cross-encoder needs an index before it (for document texts)")
-        model = token[len(CROSS_ENCODER_PREFIX):]
+            raise PipelineSpecError(f"{token}: a reranker needs an index before it (for document texts)")
+        module, class_name, default = RERANKERS[prefix]
+        model = token[len(prefix):] or default
         if not model:
-            raise PipelineSpecError(f"{token}: name a model after 'ce:'")
-        stage = CrossEncoder(next(iter(self.indexes.values())), model)
+            raise PipelineSpecError(f"{token}: name a model after {prefix!r}")
+        stage_class = getattr(importlib.import_module(module), class_name)
+        stage = stage_class(next(iter(self.indexes.values())), model)
         self._stages[token] = stage
         return stage
 

@@ -246,3 +246,41 @@ def test_pointwise_score_is_the_yes_no_log_odds(docstore):
     log_probs = torch.log_softmax(logits.float(), dim=-1)
     expected = torch.logsumexp(log_probs[stage.yes], 0) - torch.logsumexp(log_probs[stage.no], 0)
     assert out["q1"][0][1] == pytest.approx(float(expected), abs=1e-4)
+
+
+@pytest.fixture()
+def tiny_llm_folder(tmp_path):
+    """A tiny chat Llama saved like a hub checkpoint (safetensors, tokenizer with its chat template)."""
+    llm = tiny_llm()
+    folder = tmp_path / "tiny-llm"
+    llm.model.save_pretrained(folder, safe_serialization=True)
+    llm.tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("prefix", ["icr", "listwise", "pointwise"])
+def test_pipeline_expression_with_an_llm_reranker(tiny_llm_folder, tiny_mirror, tmp_path, monkeypatch, prefix):
+    from regard import Index
+    from regard.pipeline_spec import PipelineParser
+
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache"))
+    bm25 = Index.build(tiny_mirror, tmp_path / "bm25", kind="bm25", backend="bm25s")
+    stage = PipelineParser().parse(f"{bm25.folder} % 4 >> {prefix}:{tiny_llm_folder}")
+    hits = stage.search("topic 1 subject 2", k=10)
+    assert {d for d, _ in hits} == {d for d, _ in bm25.retriever(k=4).search("topic 1 subject 2")}
+
+
+def test_config_with_icr_runs_and_records_the_model(tiny_llm_folder, tiny_mirror, tmp_path):
+    from regard.experiments.config import parse_config
+    from regard.experiments.runner import Workspace, run_config
+
+    text = (f"pipeline:\n  - bm25: {{backend: bm25s}}\n  - cutoff: 4\n"
+            f"  - icr: {{model: {tiny_llm_folder}, precision: fp32, max_words: 20}}\n")
+    outcome = run_config(parse_config(text, "icr.yaml", default_name="icr"), "scifact",
+                         Workspace(tmp_path / "work"), ["ndcg@10"], split="train")
+    assert all(len(outcome.result.run[qid]) == 4 for qid in outcome.result.run)
+    assert any(entry.get("role") == "icr" and entry.get("max_words") == 20
+               for entry in outcome.provenance["models"])
+    with pytest.raises(RegardError, match=r"icr.yaml:4 .*unknown parameter 'window'"):
+        run_config(parse_config(text.replace("max_words: 20", "window: 3"), "icr.yaml"), "scifact",
+                   Workspace(tmp_path / "work"), ["ndcg@10"], split="train")
