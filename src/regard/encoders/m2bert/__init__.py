@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from regard.data.types import Document
-from regard.encoders.dense import EncoderIdentity, effective_precision
+from regard.encoders.dense import DenseEncoder, EncoderIdentity, effective_precision
 from regard.encoders.m2bert.config import M2_BERT_80M_32K, PUBLISHED_CHECKPOINTS, M2BertConfig
 from regard.encoders.m2bert.layers import M2BertModel, direct_long_convolution, long_convolution
 from regard.encoders.m2bert.loading import (TOKENIZER_FALLBACK, is_m2bert_checkpoint, load_checkpoint,
@@ -38,19 +37,20 @@ def _tokenizer(folder: Path, max_length: int):
     return AutoTokenizer.from_pretrained(location, model_max_length=max_length)
 
 
-class M2BertEncoder:
+class M2BertEncoder(DenseEncoder):
     """Encodes queries and documents with an M2-BERT checkpoint (`DenseEncoder`'s interface).
 
     ``pad_to_max_length=True`` (the default) pads every input to ``max_length`` as the published
     model does; since the convolutions see the padding, this is what makes the vectors match theirs.
     ``False`` pads only to the longest input of a batch: much faster for short texts on a CPU, but the
     vectors differ from the published ones. ``max_length`` defaults to the checkpoint's length.
+    Query prefixes and document texts (title and text) are handled as `DenseEncoder` does.
     """
 
     def __init__(self, model: str, *, device: str | None = None, precision: str = "auto", batch_size: int = 8,
                  max_length: int | None = None, normalize: bool = True, query_prefix: str = "",
                  document_prefix: str = "", pad_to_max_length: bool = True, revision: str | None = None):
-        import torch
+        import torch  # DenseEncoder.__init__ (sentence-transformers) is not called: the model is ours
 
         loaded = load_checkpoint(model, revision=revision)
         self.resolved = loaded.resolved
@@ -108,9 +108,3 @@ class M2BertEncoder:
         bar.close()
         return out
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self.encode([self.query_prefix + t for t in texts])
-
-    def document_texts(self, documents: list[Document]) -> list[str]:
-        """Title and text joined by a space, as the published LoCo evaluation feeds documents."""
-        return [self.document_prefix + doc.contents for doc in documents]
