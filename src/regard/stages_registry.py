@@ -2,17 +2,26 @@
 
 A factory takes the stage's parameters (a :class:`Params`, which names the config file, line and field
 in every error) and a :class:`StageContext` (the dataset, the index cache, the device, and a way to
-build child stages), and returns a :class:`~regard.pipeline.Stage`. Adding a stage type is one call::
+build child stages), and returns a :class:`~regard.pipeline.Stage`. Adding a stage type is one
+decorated function in the stage's own module, plus that module's name in ``PLUGIN_MODULES`` below::
 
     from regard.stages_registry import register_stage
 
-    @register_stage("icr")
-    def _icr(params, context):
-        from regard.rerank.icr import InContextReranker
-        return InContextReranker(context.document_index(), params.get("model", str, default="..."))
+    @register_stage("my-reranker", shorthand="model")        # `- my-reranker: MODEL` is then allowed
+    def _my_reranker(params, context):
+        model = params.get("model", str, "org/default-model")   # typed; errors name file, line, field
+        depth = params.positive("depth", 100)
+        params.finish()                                          # unknown parameters are errors
+        from regard.rerank.mine import MyReranker                # heavy imports after the checks
+        stage = MyReranker(context.document_index(), model, depth=depth, device=context.device)
+        context.record_model("my-reranker", model, stage.revision)   # provenance
+        return stage
+
+Read every parameter and call ``params.finish()`` before asking the context for an index or loading
+a model: configs are checked whole (``context.checking``) before anything is built.
 
 Built-in types (registered at the bottom of this module): ``bm25``, ``dense``, ``cross-encoder``,
-``run-file``, ``cutoff``, ``rrf`` and ``weighted-fusion``.
+``run-file``, ``candidates``, ``cutoff``, ``rrf``, ``weighted-fusion`` and ``index`` (any index kind).
 """
 
 from __future__ import annotations
@@ -348,3 +357,42 @@ def _weighted(params: Params, context: StageContext) -> Stage:
     if weights is not None and (len(weights) != len(stages) or not all(isinstance(w, (int, float)) for w in weights)):
         raise params.at("weights").error(f"expected {len(stages)} numbers, one per input, got {weights!r}")
     return WeightedScoreFusion(stages, weights=weights, depth=depth)
+
+
+@register_stage("index")
+def _any_index(params: Params, context: StageContext) -> Stage:
+    """Any index kind's own retriever: kind, build (builder parameters), search (retriever options), k.
+
+    For kinds without a stage type of their own (``multivector``, ``muvera``, ``dense-chunked``, ...):
+    ``index: {kind: muvera, build: {model: ..., k_sim: 5}, search: {candidates: 100}}``.
+    """
+    import inspect
+
+    from regard.indexing.builders import BUILDERS
+
+    kind = params.get("kind", str)
+    if kind not in BUILDERS:
+        raise params.at("kind").error(f"unknown index kind {kind!r}; expected one of {', '.join(sorted(BUILDERS))}")
+    build, search = dict(params.get("build", dict, {})), dict(params.get("search", dict, {}))
+    k = params.positive("k", 1000)
+    params.finish()
+    try:
+        inspect.signature(BUILDERS[kind]).bind(None, None, None, **build)
+    except TypeError as err:
+        raise params.at("build").error(f"{kind} index: {err}") from None
+    index = context.index(kind, **build)
+    try:
+        return index.retriever(k=k, **search)
+    except TypeError as err:
+        raise params.at("search").error(f"{kind} retriever: {err}") from None
+
+
+@register_stage("candidates")
+def _candidates(params: Params, context: StageContext) -> Stage:
+    """The first-stage run a reranking dataset ships (e.g. dl19's BM25 top 100); no parameters."""
+    from regard.retrieval.run_file import RunFile
+
+    params.finish()
+    if context.checking:
+        return Stage()
+    return RunFile(context.dataset.candidates(), name=f"{context.dataset.name}-candidates")

@@ -66,6 +66,9 @@ def _error(text: str) -> str:
     ("pipeline:\n  - bm25: {}\npipeline: []\n", "cfg.yaml:3 (field 'pipeline'): duplicate key 'pipeline' (first on line 1)"),
     ("pipeline:\n  - bm25: {k: [1,\n", "cfg.yaml:3: not valid YAML"),
     ("pipeline:\n  - bm25: 5\n", "(field 'pipeline[0].bm25'): expected a mapping of parameters, got 5"),
+    ("pipeline:\n  - index: {kind: colbert}\n", "(field 'pipeline[0].index.kind'): unknown index kind 'colbert'"),
+    ("pipeline:\n  - index:\n      kind: bm25\n      build: {bm25_k1: 2}\n",
+     "cfg.yaml:4 (field 'pipeline[0].index.build'): bm25 index: got an unexpected keyword argument 'bm25_k1'"),
 ])
 def test_bad_configs_name_file_line_and_field(text, expected):
     assert expected in _error(text)
@@ -145,6 +148,12 @@ def test_a_broken_cache_entry_is_recomputed(tiny_mirror, tmp_path):
     _run(tiny_mirror, tmp_path, text)
     assert CALLS == ["b", "b"]
     assert json.loads(entry.read_text())["stage"]["type"] == "counting"
+
+
+def test_any_index_kind_through_the_index_stage(tiny_mirror, tmp_path):
+    generic, _ = _run(tiny_mirror, tmp_path, "pipeline: [{index: {kind: bm25, build: {backend: bm25s}, k: 10}}]\n")
+    named, _ = _run(tiny_mirror, tmp_path, "pipeline: [{bm25: {backend: bm25s, k: 10}}]\n")
+    assert generic.result.run == named.result.run
 
 
 def test_real_bm25_index_is_built_once_and_recorded(tiny_mirror, tmp_path):
