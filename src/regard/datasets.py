@@ -30,7 +30,7 @@ class DatasetSpec:
 
     name: str
     description: str
-    layout: str  # "beir" or "trec"
+    layout: str  # "beir", "trec" or "loco" (see regard/loco.py)
     default_split: str = "test"
     mirror_names: tuple[str, ...] = ()
     relevance_threshold: int = 1  # the lowest grade that counts as relevant for recall and MAP
