@@ -1,4 +1,4 @@
-"""Named datasets: BEIR collections, Vaswani (NPL) and the TREC DL19 reranking slice.
+"""Named datasets: BEIR collections, Vaswani (NPL), the TREC DL19 reranking slice and LoCoV1 (regard/loco.py).
 
 A name resolves, in order, to a folder in the local mirror (``REGARD_DATA``, one or more directories
 separated by ``os.pathsep``), to the download cache (``$REGARD_CACHE/datasets``, by default

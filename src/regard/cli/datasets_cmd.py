@@ -7,7 +7,7 @@ import click
 
 @click.group("datasets")
 def command() -> None:
-    """Named test collections (BEIR, Vaswani, TREC DL19 reranking slice)."""
+    """Named test collections (BEIR, Vaswani, TREC DL19 reranking slice, LoCoV1)."""
 
 
 @command.command("list")

@@ -34,7 +34,8 @@ class TaskGroupResult:
                  "|" + "|".join(["---"] + ["---:"] * len(self.pipelines)) + "|"]
         for task, per_pipeline in self.means.items():
             lines.append("| " + " | ".join([task, *(f"{per_pipeline[p][metric]:.4f}" for p in self.pipelines)]) + " |")
-        lines.append("| **average** | " + " | ".join(f"**{self.average(p, metric):.4f}**" for p in self.pipelines) + " |")
+        averages = (f"**{self.average(p, metric):.4f}**" for p in self.pipelines)
+        lines.append("| **average** | " + " | ".join(averages) + " |")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -68,9 +69,10 @@ def evaluate_task_group(datasets: list[str], expressions: list[str], metrics: li
             try:
                 pipelines[expression] = parser.parse(concrete)
             except PipelineSpecError as error:
-                raise RegardError(f"{dataset}: {error}. Build each task's index first, e.g. "
-                                  f"regard index {dataset} --kind bm25 --out {instantiate('indexes/{dataset}/bm25', dataset)}; "
-                                  "name it in the pipeline with {task} or {dataset}") from None
+                example = instantiate("indexes/{dataset}/bm25", dataset)
+                raise RegardError(f"{dataset}: {error}. Build each task's index first, e.g. regard index {dataset} "
+                                  f"--kind bm25 --out {example}; name it in the pipeline with {{task}} or "
+                                  "{dataset}") from None
         echo(f"{dataset} ({split}): {len(queries)} queries, {len(pipelines)} pipeline(s)")
         runs = run_experiment(pipelines, queries, qrels, metrics, relevance_threshold=data.relevance_threshold,
                               ignore_identical_ids=data.spec.layout == "beir")

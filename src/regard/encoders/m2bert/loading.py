@@ -47,7 +47,8 @@ def checkpoint_folder(name_or_path: str, revision: str | None = None) -> tuple[P
         from huggingface_hub import snapshot_download
     except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
         raise RegardError("downloading an M2-BERT checkpoint needs huggingface_hub") from None
-    patterns = ["config.json", "*.safetensors", "pytorch_model.bin", "tokenizer*", "vocab.txt", "special_tokens_map.json"]
+    patterns = ["config.json", "*.safetensors", "pytorch_model.bin", "tokenizer*", "vocab.txt",
+                "special_tokens_map.json"]
     try:
         folder = Path(snapshot_download(resolved.name, revision=revision, allow_patterns=patterns))
     except Exception as error:
