@@ -176,3 +176,9 @@ def test_missing_or_misshapen_weights_are_errors(tmp_path, tiny_model):
     (tmp_path / "other" / "config.json").write_text(json.dumps({**TINY.to_dict(), "intermediate_size": 48}))
     with pytest.raises(RegardError, match="shape"):
         load_checkpoint(str(tmp_path / "other"))
+
+
+def test_batches_are_capped_by_padded_tokens(tmp_path, tiny_model, tokenizer):
+    folder = save_checkpoint(tiny_model, tmp_path / "m2", tokenizer=tokenizer)
+    assert M2BertEncoder(str(folder), batch_size=64, tokens_per_batch=256).batch_size == 4  # 256 // 64 tokens
+    assert M2BertEncoder(str(folder), batch_size=64, pad_to_max_length=False).batch_size == 64

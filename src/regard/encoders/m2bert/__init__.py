@@ -44,12 +44,15 @@ class M2BertEncoder(DenseEncoder):
     model does; since the convolutions see the padding, this is what makes the vectors match theirs.
     ``False`` pads only to the longest input of a batch: much faster for short texts on a CPU, but the
     vectors differ from the published ones. ``max_length`` defaults to the checkpoint's length.
+    A batch holds at most ``tokens_per_batch`` padded tokens (``batch_size`` is lowered to fit), so
+    the 32k model encodes one text at a time whatever batch size an index command passes.
     Query prefixes and document texts (title and text) are handled as `DenseEncoder` does.
     """
 
     def __init__(self, model: str, *, device: str | None = None, precision: str = "auto", batch_size: int = 8,
                  max_length: int | None = None, normalize: bool = True, query_prefix: str = "",
-                 document_prefix: str = "", pad_to_max_length: bool = True, revision: str | None = None):
+                 document_prefix: str = "", pad_to_max_length: bool = True, revision: str | None = None,
+                 tokens_per_batch: int = 65536):
         import torch  # DenseEncoder.__init__ (sentence-transformers) is not called: the model is ours
 
         loaded = load_checkpoint(model, revision=revision)
@@ -60,7 +63,8 @@ class M2BertEncoder(DenseEncoder):
         self.model = loaded.model.to(self.device)
         self.max_length = min(max_length or self.config.max_length, self.config.max_length)
         self.tokenizer = _tokenizer(loaded.folder, self.max_length)
-        self.batch_size = batch_size
+        self.batch_size = max(1, min(batch_size, tokens_per_batch // self.max_length)) if pad_to_max_length \
+            else batch_size
         self.normalize = normalize
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
