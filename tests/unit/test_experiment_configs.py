@@ -150,6 +150,18 @@ def test_a_broken_cache_entry_is_recomputed(tiny_mirror, tmp_path):
     assert json.loads(entry.read_text())["stage"]["type"] == "counting"
 
 
+def test_a_broken_last_stage_reruns_from_the_stage_before(tiny_mirror, tmp_path):
+    CALLS.clear()
+    text = "pipeline: [{counting: {label: s}}, {cutoff: 5}]\n"
+    first, workspace = _run(tiny_mirror, tmp_path, text)
+    folder = workspace.root / "stage-runs" / "scifact"
+    (cut,) = [p for p in folder.glob("*.json") if json.loads(p.read_text())["stage"]["type"] == "cutoff"]
+    cut.write_text("{}")
+    second, _ = _run(tiny_mirror, tmp_path, text)
+    assert CALLS == ["s"] and second.result.run == first.result.run
+    assert second.provenance["cache"]["stage_outputs_reused"] == 1  # the counting stage, read back
+
+
 def test_any_index_kind_through_the_index_stage(tiny_mirror, tmp_path):
     generic, _ = _run(tiny_mirror, tmp_path, "pipeline: [{index: {kind: bm25, build: {backend: bm25s}, k: 10}}]\n")
     named, _ = _run(tiny_mirror, tmp_path, "pipeline: [{bm25: {backend: bm25s, k: 10}}]\n")

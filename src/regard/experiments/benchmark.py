@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from regard.datasets import load_dataset
+from regard.datasets import load_dataset, spec
 from regard.errors import RegardError
 from regard.eval.experiment import write_results
 from regard.eval.metrics import evaluate
@@ -60,6 +60,8 @@ def run_benchmark(configs: list[PipelineConfig], datasets: list[str], out: str |
     if "ndcg@10" not in metrics:
         metrics.insert(0, "ndcg@10")
     ordered = order_configs(configs, baseline)
+    for name in datasets:
+        spec(name)  # an unknown name fails before any work
     summary: dict[str, Any] = {
         "baseline": ordered[0].name, "metrics": metrics, "recall_depths": list(RECALL_DEPTHS),
         "configs": {c.name: {"hash": c.hash, "path": c.path, "description": c.description} for c in ordered},

@@ -40,7 +40,8 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The ``model name`` line of /proc/cpuinfo (falls back to platform.processor())."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -68,7 +69,7 @@ def hardware() -> dict[str, Any]:
             gpu = torch.cuda.get_device_name(0)
     except ImportError:  # pragma: no cover
         pass
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gib": memory, "gpu": gpu,
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_gib": memory, "gpu": gpu,
             "cpu_bf16": cpu_has_fast_bf16(), "platform": platform.platform(), "python": platform.python_version()}
 
 

@@ -126,15 +126,19 @@ class CachedStage(Stage):
         self.inner, self.key, self.dataset = inner, key, dataset
         self.store, self.ledger, self.describe = store, ledger, describe
         self.name = inner.name
+        self._loaded: CachedOutput | None = None
 
     def available(self) -> bool:
-        """Whether the output is in the store (the stages before this one need not run)."""
-        return self.store is not None and self.store.path(self.dataset, self.key).is_file()
+        """Whether a readable output is in the store (then the stages before this one need not run)."""
+        if self._loaded is None and self.store is not None:
+            self._loaded = self.store.load(self.dataset, self.key)
+        return self._loaded is not None
 
     def transform(self, queries: list[Query], run: Run | None) -> Run:
         started = time.perf_counter()
         input_cost = self.ledger.cost_of(run)
-        output = self.store.load(self.dataset, self.key) if self.store else None
+        output = self._loaded if self.available() else None
+        self._loaded = None
         if output is not None:
             self.ledger.hits += 1
         else:
