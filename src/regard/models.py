@@ -82,8 +82,18 @@ def autocast(device: str, precision: str):
 
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU executes bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_has_fast_fp16() -> bool:
+    """True when the CPU multiplies float16 natively (AVX512-FP16 or AMX-FP16)."""
+    flags = _cpuinfo()
+    return "avx512_fp16" in flags or "amx_fp16" in flags
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""

@@ -266,6 +266,7 @@ class TokenEncoder:
         order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         mask_id = self.tokenizer.mask_token_id
+        skipped = torch.tensor(sorted(skip), dtype=torch.long)
         bar = tqdm(total=len(ids), desc=desc, unit="text", disable=not progress)
         with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
@@ -284,7 +285,7 @@ class TokenEncoder:
                         if self.attend_to_mask_tokens:
                             attention[j, :] = 1
                     elif skip:
-                        keep[j, :n] &= ~torch.isin(batch[j, :n], torch.tensor(sorted(skip)))
+                        keep[j, :n] &= ~torch.isin(batch[j, :n], skipped)
                 hidden = self.model(input_ids=batch.to(self.device),
                                     attention_mask=attention.to(self.device)).last_hidden_state
                 if self.linear is not None:

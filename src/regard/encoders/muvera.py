@@ -156,13 +156,15 @@ class FDEEncoder:
         if np.any(lengths == 0):
             raise RegardError(f"cannot encode an empty set of vectors (set {int(np.argmax(lengths == 0))})")
         out = np.zeros((len(groups), c.output_dimension), dtype=np.float32)
-        per_token = c.r_reps * max(c.partitions, c.projection_dimension)
-        budget = max(1, _BLOCK_ELEMENTS // per_token)
+        # Bound a block's work: tokens x R x projected dimension, and sets x R x partitions x max(d_proj, 2^k).
+        token_budget = max(1, _BLOCK_ELEMENTS // (c.r_reps * c.projection_dimension))
+        set_budget = max(1, _BLOCK_ELEMENTS // (c.r_reps * c.partitions * max(c.projection_dimension, c.partitions)))
         bar = tqdm(total=len(groups), desc="Encoding FDEs", unit="doc", disable=not progress)
         start = 0
         while start < len(groups):
             end = start + 1
-            while end < len(groups) and groups.offsets[end + 1] - groups.offsets[start] <= budget:
+            while (end < len(groups) and end - start < set_budget
+                   and groups.offsets[end + 1] - groups.offsets[start] <= token_budget):
                 end += 1
             out[start:end] = self._encode_block(groups, start, end, average)
             bar.update(end - start)
@@ -171,35 +173,34 @@ class FDEEncoder:
         return out
 
     def _encode_block(self, groups: RaggedVectors, start: int, end: int, average: bool) -> np.ndarray:
+        """FDEs of sets ``start:end``: partition and project every token, then sum per partition."""
+        import scipy.sparse
         import torch
 
         c = self.config
         R, P, dp = c.r_reps, c.partitions, c.projection_dimension
         first, last = int(groups.offsets[start]), int(groups.offsets[end])
         tokens = np.asarray(groups.vectors[first:last], dtype=np.float32)
-        lengths = groups.lengths[start:end]
-        count = end - start
-        doc = np.repeat(np.arange(count, dtype=np.int64), lengths)  # block-local set of each token
+        count, n = end - start, last - first
+        doc = np.repeat(np.arange(count, dtype=np.int64), groups.lengths[start:end])  # block-local set of each token
         if c.k_sim:
-            bits = (tokens @ self._simhash).reshape(len(tokens), R, c.k_sim) > 0
-            pid = partition_ids(bits)  # [T, R]
+            pid = partition_ids((tokens @ self._simhash).reshape(n, R, c.k_sim) > 0)  # [T, R]
         else:
-            pid = np.zeros((len(tokens), R), dtype=np.int64)
+            pid = np.zeros((n, R), dtype=np.int64)
         if self._projection is not None:
-            projected = (tokens @ self._projection).reshape(len(tokens), R, dp)
+            projected = (tokens @ self._projection).reshape(n * R, dp)  # row t * R + r
         else:
-            projected = np.repeat(tokens[:, None, :], R, axis=1)
-        slots = (doc[:, None] * R + np.arange(R)[None, :]) * P + pid  # [T, R]
-        sums = torch.zeros((count * R * P, dp), dtype=torch.float32)
-        index = torch.from_numpy(slots.reshape(-1))
-        sums.index_add_(0, index, torch.from_numpy(np.ascontiguousarray(projected).reshape(-1, dp)))
-        blocks = sums.numpy().reshape(count, R, P, dp)
+            projected = np.repeat(tokens, R, axis=0)
+        slots = ((doc[:, None] * R + np.arange(R)[None, :]) * P + pid).reshape(-1)  # (set, repetition, partition)
+        assign = scipy.sparse.csr_matrix((np.ones(n * R, np.float32), (slots, np.arange(n * R))),
+                                         shape=(count * R * P, n * R))
+        blocks = np.asarray(assign @ projected, dtype=np.float32).reshape(count, R, P, dp)
         if average:
-            sizes = np.bincount(slots.reshape(-1), minlength=count * R * P).reshape(count, R, P)
+            sizes = np.bincount(slots, minlength=count * R * P).reshape(count, R, P)
             filled = sizes > 0
             blocks[filled] /= sizes[filled][:, None]
             if c.fill_empty and c.k_sim and not filled.all():
-                self._fill_empty(blocks, filled, pid, projected, groups.offsets[start:end + 1] - first)
+                self._fill_empty(blocks, filled, slots, projected, groups.offsets[start:end + 1] - first)
         raw = blocks.reshape(count, -1)
         if not c.final_dimension:
             return raw
@@ -207,15 +208,25 @@ class FDEEncoder:
         final.index_add_(1, torch.from_numpy(self._sketch_index), torch.from_numpy(raw * self._sketch_sign))
         return final.numpy()
 
-    def _fill_empty(self, blocks: np.ndarray, filled: np.ndarray, pid: np.ndarray, projected: np.ndarray,
+    def _fill_empty(self, blocks: np.ndarray, filled: np.ndarray, slots: np.ndarray, projected: np.ndarray,
                     offsets: np.ndarray) -> None:
-        """Give each empty (set, repetition, partition) the projection of the nearest point by Hamming distance."""
+        """Give each empty (set, repetition, partition) the projection of the nearest point by Hamming distance.
+
+        Only the first point of each occupied partition can be the nearest (ties go to the first point),
+        so the search runs over occupied partitions: sets x R x 2^k x 2^k work instead of tokens x R x 2^k.
+        """
+        import torch
+
+        count, reps, parts = filled.shape
         starts = offsets[:-1]
-        local = np.arange(len(pid), dtype=np.int64) - np.repeat(starts, np.diff(offsets))
         span = int(np.diff(offsets).max()) + 1
-        # key = distance * span + position in the set: the minimum gives the nearest, first on ties.
-        keys = self._hamming[pid] * span + local[:, None, None]  # [T, R, P]
-        best = np.minimum.reduceat(keys, starts, axis=0)  # [sets, R, P]
-        nearest = starts[:, None, None] + best % span
-        sets, reps, parts = np.nonzero(~filled)
-        blocks[sets, reps, parts] = projected[nearest[sets, reps, parts], reps]
+        local = np.arange(len(slots) // reps, dtype=np.int64) - np.repeat(starts, np.diff(offsets))
+        absent = (self.config.k_sim + 2) * span  # larger than any distance * span + position
+        first = torch.full((count * reps * parts,), absent, dtype=torch.int64)
+        first.scatter_reduce_(0, torch.from_numpy(slots),
+                              torch.from_numpy(np.repeat(local, reps)), reduce="amin")
+        first = first.numpy().reshape(count, reps, parts, 1)  # [set, rep, occupied partition q, 1]
+        keys = self._hamming[None, None, :, :] * span + first  # [set, rep, q, empty partition p]
+        nearest = starts[:, None, None] + keys.min(axis=2) % span  # [set, rep, p]
+        sets, rep_ids, part_ids = np.nonzero(~filled)
+        blocks[sets, rep_ids, part_ids] = projected[nearest[sets, rep_ids, part_ids] * reps + rep_ids]

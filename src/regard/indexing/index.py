@@ -55,7 +55,7 @@ class Index:
     @classmethod
     def build(cls, corpus: CorpusLike, out: str | Path, kind: str = "bm25", *, overwrite: bool = False,
               **params) -> "Index":
-        """Build an index of ``kind`` (``bm25`` or ``dense``) over ``corpus`` into folder ``out``.
+        """Build an index of ``kind`` (``bm25``, ``dense``, ``multivector`` or ``muvera``) over ``corpus`` into ``out``.
 
         ``corpus`` is a Corpus, a file or BEIR folder path, a dataset name, or an iterable of Documents.
         The index is built in a staging folder beside ``out`` and renamed into place at the end; an

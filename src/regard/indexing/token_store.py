@@ -49,14 +49,14 @@ class TokenStore(RaggedVectors):
     def nbytes(self) -> int:
         return int(self.vectors.nbytes + self.offsets.nbytes)
 
-    def groups(self, positions: np.ndarray) -> RaggedVectors:
-        """The token vectors (float32) of the documents at ``positions``, in that order."""
+    def groups(self, positions: np.ndarray, dtype=np.float32) -> RaggedVectors:
+        """The token vectors (as ``dtype``) of the documents at ``positions``, in that order."""
         positions = np.asarray(positions, dtype=np.int64)
         starts, ends = self.offsets[positions], self.offsets[positions + 1]
         parts = [self.vectors[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
         offsets = np.zeros(len(positions) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(ends - starts)
-        vectors = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.dimension), np.float32)
+        vectors = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros((0, self.dimension), dtype)
         return RaggedVectors(vectors.reshape(-1, self.dimension), offsets)
 
 

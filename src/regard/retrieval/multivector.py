@@ -11,9 +11,9 @@ import numpy as np
 
 from regard.data.types import Query, Run
 from regard.encoders.multivector import RaggedVectors
-from regard.errors import RegardError
+from regard.errors import BadIndexError, RegardError
 from regard.pipeline import Stage
-from regard.retrieval.maxsim import exhaustive_maxsim, maxsim
+from regard.retrieval.maxsim import exhaustive_maxsim, maxsim, resolve_precision
 
 
 def token_encoder_for(manifest, device: str | None = None, batch_size: int = 32):
@@ -32,13 +32,14 @@ def token_encoder_for(manifest, device: str | None = None, batch_size: int = 32)
 class _TokenStoreStage(Stage):
     """Shared parts: the query encoder, the token store, id <-> position maps, MaxSim reranking."""
 
-    def __init__(self, index, k: int, device: str | None, batch_size: int):
+    def __init__(self, index, k: int, device: str | None, batch_size: int, precision: str):
         from regard.indexing.token_store import TokenStore
 
         if k < 1:
             raise RegardError(f"k must be at least 1, got {k}")
         self.index = index
         self.k = k
+        self.precision = resolve_precision(precision)
         self.encoder = token_encoder_for(index.manifest, device=device, batch_size=batch_size)
         self.store = TokenStore(index.folder)
         self._ids = index.docstore.ids()
@@ -46,13 +47,23 @@ class _TokenStoreStage(Stage):
             raise RegardError(f"{index.folder}: token store has {len(self.store)} documents, docstore {len(self._ids)}")
         self._positions: dict[str, int] | None = None
 
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        if not queries:
+            return Run()
+        vectors = self.encode_queries(queries)
+        return self.rescore(queries, vectors, run) if run is not None else self.retrieve(queries, vectors)
+
+    def retrieve(self, queries: list[Query], vectors: RaggedVectors) -> Run:
+        raise NotImplementedError
+
     def encode_queries(self, queries: list[Query]) -> RaggedVectors:
         return self.encoder.encode_queries([q.text for q in queries])
 
     def rerank(self, query_vectors: np.ndarray, positions: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Exact MaxSim of the documents at ``positions``; the best ``k`` as (docid, score)."""
         positions = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
-        scores = maxsim(query_vectors, self.store.groups(positions))
+        dtype = np.float16 if self.precision == "fp16" else np.float32
+        scores = maxsim(query_vectors, self.store.groups(positions, dtype), self.precision)
         ranking = sorted(zip(positions.tolist(), scores.tolist()), key=lambda item: (-item[1], self._ids[item[0]]))
         return [(self._ids[p], float(s)) for p, s in ranking[:k]]
 
@@ -69,21 +80,21 @@ class _TokenStoreStage(Stage):
 
 
 class MaxSimRetriever(_TokenStoreStage):
-    """Exhaustive late-interaction retrieval: exact MaxSim against every document (the reference)."""
+    """Exhaustive late-interaction retrieval: exact MaxSim against every document (the reference).
+
+    ``precision`` is the MaxSim arithmetic (``auto``, ``fp32``, ``fp16``; see retrieval/maxsim.py).
+    """
 
     def __init__(self, index, k: int = 1000, device: str | None = None, batch_size: int = 32,
-                 progress: bool = False):
-        super().__init__(index, k, device, batch_size)
+                 progress: bool = False, precision: str = "auto"):
+        super().__init__(index, k, device, batch_size, precision)
         self.progress = progress
         self.name = index.name
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if not queries:
-            return Run()
-        vectors = self.encode_queries(queries)
-        if run is not None:
-            return self.rescore(queries, vectors, run)
-        scores, positions = exhaustive_maxsim(vectors, self.store, self.k, progress=self.progress)
+    def retrieve(self, queries: list[Query], vectors: RaggedVectors) -> Run:
+        """The top ``k`` of every query from already encoded query token vectors."""
+        scores, positions = exhaustive_maxsim(vectors, self.store, self.k, progress=self.progress,
+                                              precision=self.precision)
         return Run({
             q.id: [(self._ids[p], float(s)) for p, s in zip(row_pos.tolist(), row_scores.tolist()) if p >= 0]
             for q, row_pos, row_scores in zip(queries, positions, scores)
@@ -94,18 +105,22 @@ class MuveraRetriever(_TokenStoreStage):
     """MUVERA: top ``candidates`` by FDE inner product (FAISS), reranked by exact MaxSim, top ``k`` out.
 
     With ``rerank=False`` the FDE scores themselves rank the top ``k``. ``ef_search`` overrides the
-    HNSW search depth of an index built with ``faiss_type="hnsw"``.
+    HNSW search depth of an index built with ``faiss_type="hnsw"``; ``precision`` is the MaxSim
+    arithmetic of the rerank, as for :class:`MaxSimRetriever`.
     """
 
     def __init__(self, index, k: int = 1000, candidates: int = 200, rerank: bool = True,
-                 device: str | None = None, batch_size: int = 32, ef_search: int | None = None):
+                 device: str | None = None, batch_size: int = 32, ef_search: int | None = None,
+                 precision: str = "auto"):
         from regard.encoders.muvera import FDEConfig, FDEEncoder
         from regard.indexing.faiss_index import load_faiss
 
-        super().__init__(index, k, device, batch_size)
+        super().__init__(index, k, device, batch_size, precision)
         if candidates < 1:
             raise RegardError(f"candidates must be at least 1, got {candidates}")
         params = index.manifest.parameters
+        if "fde" not in params or "faiss" not in params:
+            raise BadIndexError(f"{index.folder}: the manifest lacks the FDE or FAISS parameters; rebuild the index")
         self.fde = FDEEncoder(FDEConfig(**params["fde"]))
         self._faiss = load_faiss(index.folder, params["faiss"])
         if ef_search is not None and params["faiss"].get("faiss_type") == "hnsw":
@@ -116,12 +131,8 @@ class MuveraRetriever(_TokenStoreStage):
         self.rerank_candidates = rerank
         self.name = index.name
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if not queries:
-            return Run()
-        vectors = self.encode_queries(queries)
-        if run is not None:
-            return self.rescore(queries, vectors, run)
+    def retrieve(self, queries: list[Query], vectors: RaggedVectors) -> Run:
+        """FDE candidates reranked by MaxSim (or FDE scores alone), from encoded query token vectors."""
         depth = min(self.candidates if self.rerank_candidates else self.k, len(self._ids))
         fde_scores, positions = self.search_fde(vectors, depth)
         rankings = {}
