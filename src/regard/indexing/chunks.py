@@ -69,8 +69,8 @@ class Chunker:
         the start of a word (a token preceded by a space) so that re-tokenising its text gives back
         exactly its tokens; the overlap is therefore at least ``overlap`` tokens.
         """
-        spans = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                               truncation=False)["offset_mapping"]
+        spans = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                               verbose=False)["offset_mapping"]  # no warning: longer than the model is the point
         if len(spans) <= self.content_tokens:
             return [(0, len(spans), text)]
         result, start = [], 0
