@@ -105,7 +105,11 @@ class ChunkedDenseRetriever(DenseRetriever):
             depth = min(self.k, len(self._ids))
         else:
             depth = min(self.depth, total)
-        _, positions = self._faiss.search(vectors, depth, params=params)
+        try:
+            _, positions = self._faiss.search(vectors, depth, params=params)
+        except RuntimeError:  # an index type that takes no selector here: search all, keep first chunks
+            _, positions = self._faiss.search(vectors, min(self.depth, total))
+            positions = np.where(self.chunk_number[positions] == 0, positions, -1)
         result = []
         for row in positions:
             documents = self.chunk_document[row[row >= 0]]
