@@ -107,13 +107,11 @@ class ICR(LLMReranker):
         import torch
         from transformers import DynamicCache
 
-        from regard.models import autocast
-
         prompt = self.prompt(texts)
         start = len(prompt.prefix)
         tail = self._tail(query_text)
         cache = DynamicCache()  # plain layers keep every position, so the prefix can be cut back out
-        with torch.inference_mode(), autocast(self.llm.device, self.llm.precision):
+        with torch.inference_mode():
             ids = torch.tensor([prompt.prefix + tail], device=self.llm.device)
             with QueryRowAttention(start, start + len(tail)) as with_query:
                 self.llm.model(input_ids=ids, past_key_values=cache if self.calibrate else None, use_cache=self.calibrate,

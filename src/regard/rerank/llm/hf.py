@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from regard.encoders.dense import effective_precision
-from regard.models import autocast, choose_device
+from regard.models import choose_device
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
@@ -27,8 +27,8 @@ class CausalLM:
     """A causal LM and its tokenizer on one device, with chat-template handling.
 
     Instruction-tuned models are prompted through their chat template; base models (no template) get
-    the messages' contents joined by blank lines. ``precision`` "auto" runs matrix products in
-    bfloat16 on CPUs that have it and in float16 on GPUs.
+    the messages' contents joined by blank lines. ``precision`` "auto" loads the weights in bfloat16
+    on CPUs that have it, in float16 on GPUs, else in float32.
     """
 
     def __init__(self, model, tokenizer, *, name: str, revision: str | None = None, device: str = "cpu",
@@ -48,8 +48,9 @@ class CausalLM:
         resolved = resolve_causal_lm(name)
         device = choose_device(device)
         precision = effective_precision(precision, device)
-        # On a GPU the weights themselves are stored in half precision; on a CPU autocast does the work.
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision) if device != "cpu" else torch.float32
+        # Weights are stored in the chosen precision: on a CPU, autocast over float32 weights spends a third
+        # of a forward pass converting activations back and forth (bf16 weights measured 1.5x faster).
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             resolved.location, dtype=dtype, attn_implementation=attention, trust_remote_code=trust_remote_code,
@@ -100,7 +101,7 @@ class CausalLM:
 
         ids = self.encode(self.render(messages))
         inputs = torch.tensor([ids], device=self.device)
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        with torch.inference_mode():
             output = self.model.generate(
                 inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens, do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id, top_p=None, top_k=None, temperature=None,
@@ -115,7 +116,7 @@ class CausalLM:
         rows = []
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
         pad = self.tokenizer.pad_token_id
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 batch = [prompts[i] for i in order[start:start + batch_size]]
                 width = max(len(p) for p in batch)
