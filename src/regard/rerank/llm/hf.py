@@ -110,7 +110,11 @@ class CausalLM:
         return Generation(self.tokenizer.decode(new, skip_special_tokens=True), len(ids), int(new.numel()))
 
     def next_token_logits(self, prompts: Sequence[list[int]], batch_size: int = 8):
-        """The logits of the token after each prompt (a float32 tensor, prompts × vocabulary)."""
+        """The logits of the token after each prompt (a float32 tensor, prompts × vocabulary).
+
+        Prompts of similar length are batched, padded on the left with positions counted from each
+        prompt's first real token, so only the last position's logits are computed.
+        """
         import torch
 
         rows = []
@@ -120,11 +124,11 @@ class CausalLM:
             for start in range(0, len(order), batch_size):
                 batch = [prompts[i] for i in order[start:start + batch_size]]
                 width = max(len(p) for p in batch)
-                ids = torch.tensor([p + [pad] * (width - len(p)) for p in batch], device=self.device)
-                mask = torch.tensor([[1] * len(p) + [0] * (width - len(p)) for p in batch], device=self.device)
-                last = mask.sum(1) - 1
-                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=0).logits
-                rows.append(logits[torch.arange(len(batch)), last].float().cpu())
+                ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch], device=self.device)
+                mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch], device=self.device)
+                positions = (mask.cumsum(1) - 1).clamp(min=0)
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits
+                rows.append(logits[:, -1].float().cpu())
         stacked = torch.cat(rows)
         result = torch.empty_like(stacked)
         result[torch.tensor(order)] = stacked
