@@ -66,6 +66,9 @@ def _error(text: str) -> str:
     ("pipeline:\n  - bm25: {}\npipeline: []\n", "cfg.yaml:3 (field 'pipeline'): duplicate key 'pipeline' (first on line 1)"),
     ("pipeline:\n  - bm25: {k: [1,\n", "cfg.yaml:3: not valid YAML"),
     ("pipeline:\n  - bm25: 5\n", "(field 'pipeline[0].bm25'): expected a mapping of parameters, got 5"),
+    ("pipeline:\n  - run-file: /no/such.trec\n", "(field 'pipeline[0].run-file.path'): no such run file: /no/such.trec"),
+    ("pipeline:\n  - weighted-fusion: {weights: [1], of: [{bm25: {}}, {dense: {}}]}\n",
+     "(field 'pipeline[0].weighted-fusion.weights'): expected 2 numbers, one per input, got [1]"),
     ("pipeline:\n  - index: {kind: colbert}\n", "(field 'pipeline[0].index.kind'): unknown index kind 'colbert'"),
     ("pipeline:\n  - index:\n      kind: bm25\n      build: {bm25_k1: 2}\n",
      "cfg.yaml:4 (field 'pipeline[0].index.build'): bm25 index: got an unexpected keyword argument 'bm25_k1'"),
@@ -160,6 +163,16 @@ def test_a_broken_last_stage_reruns_from_the_stage_before(tiny_mirror, tmp_path)
     second, _ = _run(tiny_mirror, tmp_path, text)
     assert CALLS == ["s"] and second.result.run == first.result.run
     assert second.provenance["cache"]["stage_outputs_reused"] == 1  # the counting stage, read back
+
+
+def test_run_files_and_weighted_fusion(tiny_mirror, tmp_path):
+    run = tmp_path / "given.trec"
+    run.write_text("".join(f"q{i} Q0 d{i} 1 2.0 x\nq{i} Q0 d{(i + 1) % 40} 2 1.0 x\n" for i in range(20)))
+    replayed, _ = _run(tiny_mirror, tmp_path, f"pipeline: [{{run-file: {run}}}]\n")
+    assert replayed.result.evaluation.means["ndcg@10"] == pytest.approx(1.0)
+    text = f"pipeline:\n  - weighted-fusion:\n      weights: [0.0, 1.0]\n      of: [{{run-file: {run}}}, {{counting: {{}}}}]\n"
+    fused, _ = _run(tiny_mirror, tmp_path, text)
+    assert fused.result.run["q5"][0][0] == "d0"  # all weight on the counting stage, which ranks d0 first
 
 
 def test_any_index_kind_through_the_index_stage(tiny_mirror, tmp_path):
