@@ -73,7 +73,8 @@ def test_colbert_layout_loads_its_weights_markers_and_settings(colbert_checkpoin
     ids = [tokenizer.cls_token_id, tokenizer.convert_tokens_to_ids("[unused1]")]
     ids += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id]
     with torch.no_grad():
-        expected = torch.nn.functional.normalize(linear(bert(input_ids=torch.tensor([ids])).last_hidden_state[0]), dim=-1)
+        hidden = bert(input_ids=torch.tensor([ids])).last_hidden_state[0]
+        expected = torch.nn.functional.normalize(linear(hidden), dim=-1)
     keep = [i for i, t in enumerate(ids) if t != tokenizer.convert_tokens_to_ids(",")]
     np.testing.assert_allclose(docs[0], expected[keep].numpy(), atol=1e-5)
 
@@ -174,7 +175,8 @@ def test_token_vectors_are_cached_and_shards_resume(tmp_path, tiny_checkpoint, m
     with pytest.raises(KeyboardInterrupt):
         cached_token_store(encoder, DOCS, "fingerprint")
     calls.append("resumed")
-    monkeypatch.setattr(encoder, "encode_documents", lambda texts, progress=False: calls.append(len(texts)) or real(texts))
+    monkeypatch.setattr(encoder, "encode_documents",
+                        lambda texts, progress=False: calls.append(len(texts)) or real(texts))
     folder = cached_token_store(encoder, DOCS, "fingerprint")
     assert calls == [3, 3, "resumed", 2]  # only the third shard is encoded after the interruption
     assert len(TokenStore(folder)) == len(DOCS) and not list(folder.glob("shard-*"))

@@ -87,7 +87,8 @@ def test_partition_ids_are_inverse_gray_codes():
     assert sorted(ids.tolist()) == list(range(1 << k))  # a bijection onto the partitions
     np.testing.assert_array_equal(gray_code(ids), np.arange(1 << k))  # the Gray code of the id is the bits
     # Neighbouring partitions differ in exactly one SimHash bit.
-    assert all(bin(int(gray_code(np.int64(i)) ^ gray_code(np.int64(i + 1)))).count("1") == 1 for i in range((1 << k) - 1))
+    codes = gray_code(np.arange(1 << k, dtype=np.int64))
+    assert all(bin(int(a ^ b)).count("1") == 1 for a, b in zip(codes[:-1], codes[1:]))
 
 
 def test_paper_setting_is_10240_dimensions():

@@ -9,8 +9,8 @@ from regard.models import DEFAULT_DENSE_MODEL
 
 @click.command("index")
 @click.argument("corpus")
-@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera"]), default="bm25", show_default=True,
-              help="Index kind.")
+@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera"]), default="bm25",
+              show_default=True, help="Index kind.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
 @click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
               help="BM25 engine: Lucene through pyserini, or bm25s (no Java).")

@@ -47,7 +47,9 @@ class RaggedVectors:
         """Concatenate a list of ``(n_i, dimension)`` arrays."""
         offsets = np.zeros(len(groups) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(g) for g in groups])
-        vectors = np.concatenate(groups, axis=0).astype(dtype, copy=False) if groups else np.zeros((0, dimension), dtype)
+        if not groups:
+            return cls(np.zeros((0, dimension), dtype), offsets)
+        vectors = np.concatenate(groups, axis=0).astype(dtype, copy=False)
         return cls(vectors.reshape(-1, dimension), offsets)
 
     def __len__(self) -> int:
@@ -185,7 +187,8 @@ class TokenEncoder:
         if self.linear is not None:
             self.linear.to(self.device).eval()
         limit = int(getattr(config, "max_position_embeddings", 512) or 512)
-        default_doc = meta.get("doc_maxlen") or _sentence_transformers_max_length(location) or DEFAULT_DOCUMENT_MAX_LENGTH
+        default_doc = (meta.get("doc_maxlen") or _sentence_transformers_max_length(location)
+                       or DEFAULT_DOCUMENT_MAX_LENGTH)
         default_query = meta.get("query_maxlen") or DEFAULT_QUERY_MAX_LENGTH
         self.document_max_length = min(int(document_max_length or default_doc), limit)
         self.query_max_length = min(int(query_max_length or default_query), limit)
