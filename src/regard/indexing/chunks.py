@@ -148,20 +148,16 @@ class ChunkMap:
 
 
 def load_tokenizer(model: str):
-    """The tokenizer of dense encoder ``model`` (M2-BERT checkpoints without one: bert-base-uncased)."""
+    """The tokenizer of dense encoder ``model`` (for M2-BERT checkpoints, their bert-base-uncased one)."""
     from transformers import AutoTokenizer
 
+    from regard.encoders.m2bert.loading import checkpoint_folder, is_m2bert_checkpoint
+    from regard.encoders.m2bert.loading import load_tokenizer as m2bert_tokenizer
     from regard.models import resolve_model
 
-    location = resolve_model(model).location
-    try:
-        return AutoTokenizer.from_pretrained(location)
-    except (OSError, ValueError):
-        from regard.encoders.m2bert.loading import TOKENIZER_FALLBACK, is_m2bert_checkpoint
-
-        if not is_m2bert_checkpoint(model):
-            raise
-        return AutoTokenizer.from_pretrained(resolve_model(TOKENIZER_FALLBACK).location)
+    if is_m2bert_checkpoint(model):
+        return m2bert_tokenizer(checkpoint_folder(model)[0])
+    return AutoTokenizer.from_pretrained(resolve_model(model).location)
 
 
 def build_dense_chunked(staging: Path, docs, fingerprint: str, model: str | None = None, chunk_tokens: int = 256,

@@ -10,31 +10,21 @@ the embedding cache and `DenseRetriever` use it unchanged (``regard index --kind
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from regard.encoders.dense import DenseEncoder, EncoderIdentity, effective_precision
 from regard.encoders.m2bert.config import M2_BERT_80M_32K, PUBLISHED_CHECKPOINTS, M2BertConfig
 from regard.encoders.m2bert.layers import M2BertModel, direct_long_convolution, long_convolution
-from regard.encoders.m2bert.loading import (TOKENIZER_FALLBACK, is_m2bert_checkpoint, load_checkpoint,
-                                            load_weights, save_checkpoint)
-from regard.models import autocast, choose_device, resolve_model
+from regard.encoders.m2bert.loading import (is_m2bert_checkpoint, load_checkpoint, load_tokenizer, load_weights,
+                                            save_checkpoint)
+from regard.models import autocast, choose_device
 
 __all__ = [
     "M2BertConfig", "M2BertModel", "M2BertEncoder", "M2_BERT_80M_32K", "PUBLISHED_CHECKPOINTS",
     "load_checkpoint", "load_weights", "save_checkpoint", "is_m2bert_checkpoint",
     "long_convolution", "direct_long_convolution",
 ]
-
-
-def _tokenizer(folder: Path, max_length: int):
-    from transformers import AutoTokenizer
-
-    has_vocab = any((folder / name).exists() for name in ("tokenizer.json", "vocab.txt"))
-    location = str(folder) if has_vocab else resolve_model(TOKENIZER_FALLBACK).location
-    return AutoTokenizer.from_pretrained(location, model_max_length=max_length)
 
 
 class M2BertEncoder(DenseEncoder):
@@ -62,7 +52,7 @@ class M2BertEncoder(DenseEncoder):
         self.precision = effective_precision(precision, self.device)
         self.model = loaded.model.to(self.device)
         self.max_length = min(max_length or self.config.max_length, self.config.max_length)
-        self.tokenizer = _tokenizer(loaded.folder, self.max_length)
+        self.tokenizer = load_tokenizer(loaded.folder, self.max_length)
         self.batch_size = max(1, min(batch_size, tokens_per_batch // self.max_length)) if pad_to_max_length \
             else batch_size
         self.normalize = normalize

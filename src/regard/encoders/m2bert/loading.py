@@ -134,6 +134,16 @@ def load_checkpoint(name_or_path: str, revision: str | None = None) -> LoadedChe
     return LoadedCheckpoint(model, config, folder, resolved)
 
 
+def load_tokenizer(folder: Path, max_length: int | None = None):
+    """M2-BERT's tokenizer: bert-base-uncased word pieces, from the checkpoint folder when it has them."""
+    from transformers import BertTokenizerFast
+
+    has_vocab = any((folder / name).exists() for name in ("tokenizer.json", "vocab.txt"))
+    location = str(folder) if has_vocab else resolve_model(TOKENIZER_FALLBACK).location
+    options = {"model_max_length": max_length} if max_length else {}
+    return BertTokenizerFast.from_pretrained(location, **options)
+
+
 def is_m2bert_checkpoint(name_or_path: str) -> bool:
     """Whether ``name_or_path`` names an M2-BERT model (by its local config, else by its hub name)."""
     resolved = resolve_model(name_or_path)
