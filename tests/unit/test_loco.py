@@ -143,3 +143,36 @@ def test_eval_names_the_missing_index(loco_mirror, tmp_path):
     result = CliRunner().invoke(cli, ["eval", "--dataset", "loco", "--pipeline", str(tmp_path / "none/{task}")])
     assert result.exit_code != 0
     assert "regard index loco/summ_screen_fd" in str(result.exception) + result.output
+
+
+def test_download_fetches_both_repositories_into_the_cache(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def fake_snapshot_download(repo_id, repo_type=None, local_dir=None, allow_patterns=None, **kwargs):
+        calls.append((repo_id, repo_type))
+        target = tmp_path / "fetched"
+        _write_task(target, "qmsum", [("qmsum_Passage_0", "meeting budget notes")],
+                    [("qmsum_Query_0", "budget", ["qmsum_Passage_0"])])
+        import shutil
+
+        shutil.copytree(target / repo_id.split("/")[1], local_dir, dirs_exist_ok=True)
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setenv("REGARD_DATA", "")
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache"))
+    data = load_dataset("loco/qmsum")
+    assert sorted(calls) == [("hazyresearch/LoCoV1-Documents", "dataset"), ("hazyresearch/LoCoV1-Queries", "dataset")]
+    assert data.root == tmp_path / "cache" / "datasets" / "loco"
+    assert [d.id for d in data.corpus] == ["qmsum_Passage_0"] and data.qrels() == {"qmsum_Query_0": {"qmsum_Passage_0": 1}}
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "other"))
+    with pytest.raises(RegardError, match="cannot download LoCoV1"):
+        load_dataset("loco/gov_report")
+    assert not any((tmp_path / "other" / "datasets").iterdir())  # no half download left behind
