@@ -181,3 +181,25 @@ def test_batches_are_capped_by_padded_tokens(tmp_path, tiny_model, tokenizer):
     folder = save_checkpoint(tiny_model, tmp_path / "m2", tokenizer=tokenizer)
     assert M2BertEncoder(str(folder), batch_size=64, tokens_per_batch=256).batch_size == 4  # 256 // 64 tokens
     assert M2BertEncoder(str(folder), batch_size=64, pad_to_max_length=False).batch_size == 64
+
+
+def test_hub_name_downloads_weights_and_config_but_no_code(tmp_path, tiny_model, tokenizer, monkeypatch):
+    import huggingface_hub
+
+    folder = save_checkpoint(tiny_model, tmp_path / "snapshot", tokenizer=tokenizer, fmt="bin")
+    requested = []
+
+    def fake_snapshot_download(repo_id, revision=None, allow_patterns=None, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise FileNotFoundError("not cached")
+        requested.append((repo_id, allow_patterns))
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    name = "togethercomputer/m2-bert-80M-2k-retrieval"
+    assert is_m2bert_checkpoint(name)
+    loaded = load_checkpoint(name)
+    assert loaded.resolved.name == name and loaded.config == TINY
+    [(repo, patterns)] = requested
+    assert repo == name and "pytorch_model.bin" in patterns and "config.json" in patterns
+    assert not any(pattern.endswith(".py") or pattern == "*" for pattern in patterns)  # never remote code
