@@ -35,26 +35,22 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def similarities(documents: np.ndarray, queries: np.ndarray, precision: str = "fp32") -> np.ndarray:
-    """Token similarities ``documents @ queries.T`` (document tokens by rows) as float32, at ``precision``.
-
-    Document-major: the long side is the first operand, which is about twice as fast on the CPU as
-    ``queries @ documents.T`` for a few dozen query tokens.
-    """
+def similarities(queries: np.ndarray, documents: np.ndarray, precision: str = "fp32") -> np.ndarray:
+    """Token similarities ``queries @ documents.T`` as float32, computed at ``precision`` (fp32 or fp16)."""
     import torch
 
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    d = torch.from_numpy(np.require(documents, requirements=["C", "W"])).to(dtype)
     q = torch.from_numpy(np.ascontiguousarray(queries)).to(dtype)
-    return (d @ q.T).float().numpy()
+    d = torch.from_numpy(np.require(documents, requirements=["C", "W"])).to(dtype)
+    return (q @ d.T).float().numpy()
 
 
 def maxsim(query: np.ndarray, documents: RaggedVectors, precision: str = "fp32") -> np.ndarray:
     """MaxSim of one query (``[q, d]``) against each document group; float32 ``[len(documents)]``."""
     if len(documents) == 0:
         return np.zeros(0, dtype=np.float32)
-    sims = similarities(documents.vectors, query, precision)  # [document tokens, query tokens]
-    return np.maximum.reduceat(sims, documents.offsets[:-1], axis=0).sum(axis=1)
+    sims = similarities(query, documents.vectors, precision)
+    return np.maximum.reduceat(sims, documents.offsets[:-1], axis=1).sum(axis=0)
 
 
 def _query_batches(queries: RaggedVectors, limit: int) -> list[tuple[int, int]]:
@@ -94,10 +90,10 @@ def exhaustive_maxsim(queries: RaggedVectors, store: RaggedVectors, k: int, prog
         starts = store.offsets[first:last] - lo
         for q0, q1 in batches:
             t0, t1 = int(queries.offsets[q0]), int(queries.offsets[q1])
-            sims = similarities(chunk, queries.vectors[t0:t1], precision)  # [chunk tokens, query tokens]
-            maxima = np.maximum.reduceat(sims, starts, axis=0)  # [chunk docs, query tokens]
-            scores = np.add.reduceat(maxima, queries.offsets[q0:q1] - t0, axis=1)  # [chunk docs, queries]
-            merged = torch.cat([best_scores[q0:q1], torch.from_numpy(np.ascontiguousarray(scores.T))], dim=1)
+            sims = similarities(queries.vectors[t0:t1], chunk, precision)
+            maxima = np.maximum.reduceat(sims, starts, axis=1)  # [query tokens, chunk docs]
+            scores = np.add.reduceat(maxima, queries.offsets[q0:q1] - t0, axis=0)  # [queries, chunk docs]
+            merged = torch.cat([best_scores[q0:q1], torch.from_numpy(scores)], dim=1)
             positions = torch.cat([best_positions[q0:q1],
                                    torch.arange(first, last).expand(q1 - q0, last - first)], dim=1)
             top = torch.topk(merged, k, dim=1)
