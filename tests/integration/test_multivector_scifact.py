@@ -1,4 +1,4 @@
-"""MUVERA against exhaustive MaxSim with MiniLM token vectors on a SciFact subset (about 1,100 documents)."""
+"""MUVERA against exhaustive MaxSim with MiniLM token vectors on a SciFact subset (about 700 documents)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import pytest
 from regard import Index, evaluate
 
 pytestmark = pytest.mark.integration
-QUERIES = 60
+QUERIES = 40
 
 
 @pytest.fixture(scope="module")
 def subset(scifact):
-    """The first 60 test queries, their relevant documents and every fifth other document."""
+    """The first 40 test queries, their relevant documents and every eighth other document."""
     queries = scifact.queries("test")[:QUERIES]
     qrels = scifact.qrels("test").restricted_to(q.id for q in queries)
     relevant = {doc for q in queries for doc in qrels.get(q.id, {})}
-    docs = [d for i, d in enumerate(scifact.corpus) if d.id in relevant or i % 5 == 0]
+    docs = [d for i, d in enumerate(scifact.corpus) if d.id in relevant or i % 8 == 0]
     return queries, qrels, docs
 
 
@@ -29,14 +29,16 @@ def test_muvera_recovers_exhaustive_maxsim(subset, indexes):
     assert isinstance(muvera_index.retriever().store.vectors, np.memmap)
 
     exhaustive = exhaustive_index.retriever(k=100)(queries)
-    muvera = muvera_index.retriever(k=100, candidates=200)(queries)
+    muvera = muvera_index.retriever(k=100, candidates=100)(queries)
     fde_only = muvera_index.retriever(k=100, rerank=False)(queries)
     truth = {q.id: set(exhaustive.docids(q.id)[:10]) for q in queries}
 
     def recall(run) -> float:
         return float(np.mean([len(truth[q.id] & set(run.docids(q.id)[:10])) / 10 for q in queries]))
 
-    assert recall(muvera) >= 0.95
+    print(f"documents {len(docs)}, top-10 recall: MUVERA N=100 {recall(muvera):.3f}, FDE only {recall(fde_only):.3f}")
+
+    assert recall(muvera) >= 0.93  # 0.963 measured (686 documents, N = 100 of them)
     assert recall(fde_only) < recall(muvera)
     scores = {name: evaluate(run, qrels, ["ndcg@10"])["ndcg@10"]
               for name, run in (("exhaustive", exhaustive), ("muvera", muvera), ("fde", fde_only))}
