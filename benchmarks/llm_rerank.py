@@ -101,7 +101,8 @@ def markdown(report: dict) -> str:
     a = report["settings"]
     lines = [f"# LLM rerankers on {a['dataset']} ({a['queries']} queries, BM25 top {a['depth']})", "",
              f"Queries: the first {a['queries']} judged queries of the split, in file order; documents cut to "
-             f"{a['max_words']} words; sliding window {a['window']}, step {a['step']}. Machine: {report['machine']}.",
+             f"{a['max_words']} words; sliding window {a['window']}, step {a['step']}; precision {a['precision']} "
+             f"(bf16 weights on this CPU). Machine: {report['machine']}.",
              "", "| model | method | nDCG@10 | s/query | forward passes/q | prompt tokens/q | generated tokens/q | usable ids |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines.append(f"| – | BM25 | {report['bm25_ndcg@10']:.4f} | | | | | |")
@@ -118,7 +119,7 @@ def markdown(report: dict) -> str:
         tokens = rows.get("prompt_tokens_top100")
         lines.append(f"| {model} | {rows.get('icr_over_sliding_seconds', float('nan')):.3f} | "
                      f"{tokens['ratio']:.3f} ({tokens['full_window_prompt_tokens_per_query']:.0f} vs "
-                     f"{tokens['sliding_window_prompt_tokens_per_query']:.0f})" if tokens else "| – |")
+                     f"{tokens['sliding_window_prompt_tokens_per_query']:.0f}) |")
     return "\n".join(lines) + "\n"
 
 
@@ -168,15 +169,18 @@ def main() -> None:
             row = measure(method, build_stage(method, index, llm, args), queries, candidates, qrels, dataset)
             rows["methods"].append(row)
             print(json.dumps({"model": key, **row}), flush=True)
-            out.with_suffix(".json").write_text(json.dumps(report, indent=2))  # partial results survive a kill
-        by_method = {r["method"]: r for r in rows["methods"]}
-        if "icr" in by_method and "listwise-sliding" in by_method:
-            rows["icr_over_sliding_seconds"] = (by_method["icr"]["seconds_per_query"]
-                                                / by_method["listwise-sliding"]["seconds_per_query"])
+            by_method = {r["method"]: r for r in rows["methods"]}
+            if "icr" in by_method and "listwise-sliding" in by_method:
+                rows["icr_over_sliding_seconds"] = (by_method["icr"]["seconds_per_query"]
+                                                    / by_method["listwise-sliding"]["seconds_per_query"])
+            write(report, out)  # after every method, so partial results survive an interruption
+    print(markdown(report))
+
+
+def write(report: dict, out: Path) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
     out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
 
 
 if __name__ == "__main__":
