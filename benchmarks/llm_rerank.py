@@ -103,7 +103,8 @@ def markdown(report: dict) -> str:
              f"Queries: the first {a['queries']} judged queries of the split, in file order; documents cut to "
              f"{a['max_words']} words; sliding window {a['window']}, step {a['step']}; precision {a['precision']} "
              f"(bf16 weights on this CPU). Machine: {report['machine']}.",
-             "", "| model | method | nDCG@10 | s/query | forward passes/q | prompt tokens/q | generated tokens/q | usable ids |",
+             "", "| model | method | nDCG@10 | s/query | forward passes/q | prompt tokens/q | generated tokens/q "
+             "| usable ids |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines.append(f"| – | BM25 | {report['bm25_ndcg@10']:.4f} | | | | | |")
     for model, rows in report["models"].items():
@@ -113,7 +114,8 @@ def markdown(report: dict) -> str:
                          f"{r['forward_passes_per_query']:.0f} | {r['prompt_tokens_per_query']:.0f} | "
                          f"{r['generated_tokens_per_query']:.0f} | {usable} |")
     lines += ["", "## Cost ratios (same model, same candidates, same run)", "",
-              "| model | ICR s/q ÷ sliding-window s/q | full-window ÷ sliding-window prompt tokens (DL19 top 100, w20 s10) |",
+              "| model | ICR s/q ÷ sliding-window s/q "
+              "| full-window ÷ sliding-window prompt tokens (DL19 top 100, w20 s10) |",
               "|---|---:|---:|"]
     for model, rows in report["models"].items():
         tokens = rows.get("prompt_tokens_top100")

@@ -2,9 +2,9 @@
 
 Operands are index folders (their retriever), TREC run files (replayed), or a reranker reading texts
 from the first index of the expression: ``ce:MODEL`` (cross-encoder), ``icr:MODEL``, ``listwise:MODEL``
-(full window) or ``pointwise:MODEL`` (LLM rerankers; the model defaults to SmolLM2-135M-Instruct). Operators and precedence
-follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then ``|`` (reciprocal-rank
-fusion); parentheses group. Paths must not contain spaces or the operator characters.
+(full window) or ``pointwise:MODEL`` (LLM rerankers; the model defaults to SmolLM2-135M-Instruct).
+Operators and precedence follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then
+``|`` (reciprocal-rank fusion); parentheses group. Paths must not contain spaces or the operator characters.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from regard.data.types import Query
+from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
 from regard.rerank.llm.attention import QueryRowAttention, register
 from regard.rerank.llm.hf import CausalLM
@@ -60,7 +61,8 @@ class ICR(LLMReranker):
         self._before, self._after = self.llm.user_turn_parts()
         self.name = f"ICR({self.llm.name.split('/')[-1]}{'' if calibrate else ', uncalibrated'})"
 
-    def rerank_one(self, query: Query, docids: list[str], texts: list[str], record) -> list[tuple[str, float]]:
+    def rerank_one(self, query: Query, docids: list[str], texts: list[str],
+                   record: QueryCost) -> list[tuple[str, float]]:
         tail = self._tail(query.text)
         groups = self._groups([self._document_length(i, t) for i, t in enumerate(texts)], len(tail))
         if len(groups) == 1:
@@ -103,7 +105,7 @@ class ICR(LLMReranker):
             used += length
         return groups + [current]
 
-    def _score_group(self, query_text: str, texts: list[str], record) -> list[float]:
+    def _score_group(self, query_text: str, texts: list[str], record: QueryCost) -> list[float]:
         import torch
         from transformers import DynamicCache
 
@@ -114,8 +116,8 @@ class ICR(LLMReranker):
         with torch.inference_mode():
             ids = torch.tensor([prompt.prefix + tail], device=self.llm.device)
             with QueryRowAttention(start, start + len(tail)) as with_query:
-                self.llm.model(input_ids=ids, past_key_values=cache if self.calibrate else None, use_cache=self.calibrate,
-                               logits_to_keep=1)
+                self.llm.model(input_ids=ids, past_key_values=cache if self.calibrate else None,
+                               use_cache=self.calibrate, logits_to_keep=1)
             record.forward_passes += 1
             record.prompt_tokens += ids.shape[1]
             if not self.calibrate:

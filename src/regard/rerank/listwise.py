@@ -13,6 +13,7 @@ import re
 from typing import Protocol
 
 from regard.data.types import Query
+from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
 from regard.rerank.llm.hf import CausalLM, Generation, Message
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
@@ -103,7 +104,8 @@ class Listwise(LLMReranker):
         kind = "full" if window is None else f"window={window}, step={step}"
         self.name = f"Listwise({self.llm.name.split('/')[-1]}, {kind})"
 
-    def rerank_one(self, query: Query, docids: list[str], texts: list[str], record) -> list[tuple[str, float]]:
+    def rerank_one(self, query: Query, docids: list[str], texts: list[str],
+                   record: QueryCost) -> list[tuple[str, float]]:
         order = list(range(len(docids)))
         for start, stop in sliding_windows(len(docids), self.window, self.step):
             inside = order[start:stop]
@@ -111,7 +113,7 @@ class Listwise(LLMReranker):
             order[start:stop] = [inside[j] for j in permutation]
         return scores_from_order([docids[i] for i in order])
 
-    def _rank(self, query: str, passages: list[str], record) -> list[int]:
+    def _rank(self, query: str, passages: list[str], record: QueryCost) -> list[int]:
         budget = self.max_new_tokens or TOKENS_PER_IDENTIFIER * len(passages) + 8
         answer = self.llm.generate(ranking_messages(query, passages), budget)
         record.forward_passes += answer.generated_tokens or 1  # one prefill, then one pass per further token

@@ -5,7 +5,7 @@ from __future__ import annotations
 from regard.data.types import Query, Run
 from regard.pipeline import Stage
 from regard.rerank.docs import DocumentSource, as_docstore, fetch_candidates, truncate_words
-from regard.rerank.llm.cost import CostMeter
+from regard.rerank.llm.cost import CostMeter, QueryCost
 
 DEFAULT_MAX_WORDS = 100
 
@@ -24,7 +24,8 @@ class LLMReranker(Stage):
         self.max_words = max_words
         self.cost = CostMeter()
 
-    def rerank_one(self, query: Query, docids: list[str], texts: list[str], record) -> list[tuple[str, float]]:
+    def rerank_one(self, query: Query, docids: list[str], texts: list[str],
+                   record: QueryCost) -> list[tuple[str, float]]:
         """(docid, score) for every candidate of one query; ``record`` is its QueryCost."""
         raise NotImplementedError
 

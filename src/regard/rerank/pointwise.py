@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from regard.data.types import Query
+from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
 from regard.rerank.llm.hf import CausalLM
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
@@ -38,7 +39,8 @@ class Pointwise(LLMReranker):
         suffix = "" if self.llm.has_chat_template else "Answer:"
         return self.llm.encode(self.llm.render([{"role": "user", "content": content}]) + suffix)
 
-    def rerank_one(self, query: Query, docids: list[str], texts: list[str], record) -> list[tuple[str, float]]:
+    def rerank_one(self, query: Query, docids: list[str], texts: list[str],
+                   record: QueryCost) -> list[tuple[str, float]]:
         import torch
 
         prompts = [self.prompt(query.text, text) for text in texts]
