@@ -9,7 +9,7 @@ from regard.models import DEFAULT_DENSE_MODEL
 
 @click.command("index")
 @click.argument("corpus")
-@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera"]), default="bm25",
+@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera", "ngram"]), default="bm25",
               show_default=True, help="Index kind.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
 @click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
@@ -57,6 +57,10 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
     source = Corpus(corpus, fmt=fmt) if fmt else corpus
     if kind == "bm25":
         params = dict(backend=backend, k1=k1, b=b)
+    elif kind == "ngram":
+        # The n-gram index is in a causal LM's tokens: --model names that LM (default SmolLM2-135M-Instruct).
+        explicit = click.get_current_context().get_parameter_source("model") != click.core.ParameterSource.DEFAULT
+        params = dict(model=model if explicit else None)
     elif kind in ("multivector", "muvera"):
         params = dict(model=model, precision=precision, batch_size=batch_size, device=device,
                       document_max_length=doc_max_length, query_max_length=query_max_length)

@@ -91,3 +91,13 @@ def build_dense_chunked(staging: Path, docs: DocStore, fingerprint: str, **param
 
 
 BUILDERS["dense-chunked"] = build_dense_chunked
+
+
+def build_ngram(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
+    """The corpus in a causal LM's tokens, in a suffix array, for generative retrieval (see indexing/ngram.py)."""
+    from regard.indexing.ngram import build_ngram as build
+
+    return build(staging, docs, fingerprint, **params)
+
+
+BUILDERS["ngram"] = build_ngram

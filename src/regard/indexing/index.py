@@ -119,6 +119,10 @@ class Index:
             from regard.retrieval.chunked import ChunkedDenseRetriever
 
             return ChunkedDenseRetriever(self, k=k, **options)
+        if kind == "ngram":
+            from regard.retrieval.generative import Generative
+
+            return Generative(self, k=k, **options)
         raise BadIndexError(f"{self.folder}: no retriever for index kind {kind!r}")
 
     def __repr__(self) -> str:

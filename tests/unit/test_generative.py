@@ -1,0 +1,242 @@
+"""Generative n-gram retrieval (SEAL): the suffix-array index, SEAL's scoring, constrained decoding, the stage."""
+
+from __future__ import annotations
+
+import math
+import random
+from functools import lru_cache
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llm_fixtures import tiny_llm, tiny_tokenizer
+from regard.data.types import Document, Query
+from regard.errors import BadIndexError, RegardError
+from regard.indexing.fmindex import FMIndex, document_text
+from regard.indexing.index import Index
+from regard.models import resolve_model
+from regard.retrieval.generative import ConstrainedDecoder, Generative, word_start_tokens
+from regard.retrieval.seal import cover, intersective_scores, ngram_weight, weigh_ngrams
+
+WORDS = ["protein", "cell", "virus", "vaccine", "gene", "mouse", "brain", "tumor", "blood", "heart", "lung", "drug"]
+
+
+def _occurrences(docs: list[list[int]], ngram) -> list[int]:
+    """Brute force: the document of every occurrence of ``ngram``."""
+    ngram, found = list(ngram), []
+    for d, doc in enumerate(docs):
+        found += [d for i in range(len(doc) - len(ngram) + 1) if doc[i:i + len(ngram)] == ngram]
+    return found
+
+
+# -- the index ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 5), max_size=12), min_size=1, max_size=15),
+       st.lists(st.integers(0, 6), min_size=1, max_size=4))
+def test_count_locate_and_continuations_match_brute_force(docs, ngram):
+    index = FMIndex.build(docs)
+    found = _occurrences(docs, ngram)
+    assert index.count(ngram) == len(found)
+    assert index.documents(ngram).tolist() == sorted(set(found))
+    following = index.continuations(ngram)
+    expected = {t: len(_occurrences(docs, ngram + [t])) for t in range(7)}
+    assert dict(zip(following.tokens.tolist(), following.counts.tolist())) == {t: c for t, c in expected.items() if c}
+    for token, (lo, hi) in zip(following.tokens.tolist(), following.ranges.tolist()):
+        assert (lo, hi) == index.range(ngram + [token])
+    assert index.count([]) == sum(len(d) for d in docs) == index.token_count
+
+
+def test_save_and_load_round_trip_without_pickle(tmp_path):
+    docs = [[3, 1, 4, 1, 5], [9, 2, 6], [5, 3, 5]]
+    FMIndex.build(docs, meta={"tokenizer": "t"}).save(tmp_path / "ngram")
+    loaded = FMIndex.load(tmp_path / "ngram")
+    assert loaded.meta["tokenizer"] == "t"
+    assert loaded.count([5]) == 3 and loaded.documents([5]).tolist() == [0, 2]
+    assert loaded.document_tokens(1).tolist() == [9, 2, 6]
+    assert sorted(p.name for p in (tmp_path / "ngram").iterdir()) == [
+        "fmindex.json", "offsets.npy", "suffixes.npy", "tokens.npy"]
+    (tmp_path / "ngram" / "suffixes.npy").unlink()
+    with pytest.raises(BadIndexError, match="missing suffixes.npy"):
+        FMIndex.load(tmp_path / "ngram")
+
+
+def test_bad_documents_are_errors():
+    with pytest.raises(RegardError, match="at least one document"):
+        FMIndex.build([])
+    with pytest.raises(RegardError, match="token ids"):
+        FMIndex.build([[1, -2]])
+    with pytest.raises(RegardError, match="empty n-gram"):
+        FMIndex.build([[1]]).locate([])
+
+
+# -- SEAL's scoring, by hand ----------------------------------------------------------------------------
+
+
+def test_intersective_score_matches_the_formulas_by_hand():
+    # d0 = 1 2 3 | d1 = 2 3 9 3 | d2 = 5: N = 8 tokens; smoothing s = 1, so P(n) = (F(n) + 1) / 9.
+    index = FMIndex.build([[1, 2, 3], [2, 3, 9, 3], [5]])
+    generated = [((2, 3), math.log(0.5)), ((3,), math.log(0.6)), ((9,), math.log(0.5)), ((7,), math.log(0.9))]
+    # w = log [P(n|q) (1 - P(n))] / [P(n) (1 - P(n|q))]:
+    #   (2 3): F=2, P=1/3: log [0.5 * 2/3] / [1/3 * 0.5] = log 2
+    #   (3):   F=3, P=4/9: log [0.6 * 5/9] / [4/9 * 0.4] = log 1.875
+    #   (9):   F=1, P=2/9: log [0.5 * 7/9] / [2/9 * 0.5] = log 3.5
+    #   (7):   not in the corpus: dropped.
+    assert ngram_weight(math.log(0.5), 2, 8, smoothing=1.0) == pytest.approx(math.log(2))
+    assert ngram_weight(math.log(0.1), 2, 8, smoothing=1.0) == 0.0  # log-odds below 0 are clipped
+    weighted = weigh_ngrams(generated, index, alpha=2.0, smoothing=1.0)
+    w9, w23, w3 = math.log(3.5) ** 2, math.log(2) ** 2, math.log(1.875) ** 2
+    assert [(n.tokens, n.count) for n in weighted] == [((9,), 1), ((2, 3), 2), ((3,), 3)]
+    assert [n.weight for n in weighted] == pytest.approx([w9, w23, w3])
+    evidence = intersective_scores(weighted, index, beta=0.8)
+    # Heaviest first: (9) takes d1's position 2; (2 3) takes d0's 1-2 and d1's 0-1; (3) overlaps (2 3) at
+    # d0:2 and d1:1 but not at d1:3, so it counts in d1, where (2 3) already covered token 3:
+    # cover = 1 - 0.8 + 0.8 * 0/1 = 0.2.
+    assert sorted(evidence) == [0, 1]
+    assert [n.tokens for n in evidence[1].ngrams] == [(9,), (2, 3), (3,)]
+    assert evidence[0].score == pytest.approx(w23)
+    assert evidence[1].score == pytest.approx(w9 + w23 + 0.2 * w3)
+    assert cover((2, 3), {3}, beta=0.8) == pytest.approx(0.6)
+
+
+def test_frequent_ngrams_are_left_out_above_max_occurrences():
+    index = FMIndex.build([[1, 2], [1, 3], [4]])
+    weighted = weigh_ngrams([((1,), math.log(0.9))], index, smoothing=1.0)
+    assert sorted(intersective_scores(weighted, index)) == [0, 1]
+    assert intersective_scores(weighted, index, max_occurrences=1) == {}
+
+
+# -- constrained decoding with a tiny random LM ---------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _peaked_llm():
+    """A tiny random Llama whose output layer favours the tokens of WORDS (so n-gram weights are positive)."""
+    llm = tiny_llm(seed=1)
+    ids = sorted({t for w in WORDS for t in llm.tokenizer(" " + w, add_special_tokens=False)["input_ids"]})
+    head = llm.model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight * 20)
+        biased.bias.fill_(-30.0)
+        biased.bias[ids] = 0.0
+    llm.model.lm_head = biased
+    return llm
+
+
+def _corpus_tokens(tokenizer, texts: list[str]) -> list[list[int]]:
+    return tokenizer([document_text("", t) for t in texts], add_special_tokens=False)["input_ids"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8), min_size=1, max_size=8),
+       st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), st.integers(1, 4), st.integers(1, 5))
+def test_decoded_ngrams_occur_in_the_corpus_and_returned_documents_hold_one(texts, query, beam_size, max_length):
+    llm = _peaked_llm()
+    docs = _corpus_tokens(llm.tokenizer, [" ".join(words) for words in texts])
+    index = FMIndex.build(docs)
+    decoder = ConstrainedDecoder(llm, index, beam_size=beam_size, max_length=max_length)
+    generated = decoder.generate(" ".join(query))
+    assert generated, "the corpus is not empty, so the decoder keeps at least one n-gram"
+    starts = word_start_tokens(llm.tokenizer)
+    for ngram in generated:
+        assert 1 <= len(ngram.tokens) <= max_length and ngram.logprob <= 0
+        assert _occurrences(docs, ngram.tokens), f"{ngram.tokens} is not in the corpus"
+        assert starts[ngram.tokens[0]]
+    weighted = weigh_ngrams([(g.tokens, g.logprob) for g in generated], index, smoothing=0.1)
+    evidence = intersective_scores(weighted, index)
+    for document, found in evidence.items():
+        assert found.score > 0
+        assert any(_occurrences([docs[document]], n.tokens) for n in found.ngrams)
+        assert {n.tokens for n in found.ngrams} <= {g.tokens for g in generated}
+
+
+def test_beams_extend_the_best_ngrams_under_the_lm():
+    llm = _peaked_llm()
+    docs = _corpus_tokens(llm.tokenizer, ["protein cell virus", "gene mouse brain", "virus vaccine"])
+    index = FMIndex.build(docs)
+    generated = ConstrainedDecoder(llm, index, beam_size=3, max_length=3, first_tokens="any").generate("virus")
+    lengths = [len(g.tokens) for g in generated]
+    assert lengths == sorted(lengths) and max(lengths) <= 3
+    first_step = [g for g in generated if len(g.tokens) == 1]
+    assert len(first_step) == 3
+    # The kept first tokens are the three most probable corpus tokens after the prompt.
+    logits = llm.next_token_logits([ConstrainedDecoder(llm, index).prompt_ids("virus")])[0]
+    corpus_tokens = index.continuations(()).tokens
+    logprobs = torch.log_softmax(logits, -1).numpy()[corpus_tokens]
+    best = set(corpus_tokens[np.argsort(-logprobs)[:3]].tolist())
+    assert {g.tokens[0] for g in first_step} == best
+
+
+def test_decoder_rejects_bad_settings():
+    index = FMIndex.build([[1, 2]])
+    with pytest.raises(RegardError, match="beam_size"):
+        ConstrainedDecoder(_peaked_llm(), index, beam_size=0)
+    with pytest.raises(RegardError, match="first_tokens"):
+        ConstrainedDecoder(_peaked_llm(), index, first_tokens="some")
+    with pytest.raises(RegardError, match="query"):
+        ConstrainedDecoder(_peaked_llm(), index, prompt="no placeholder")
+
+
+# -- the index kind and the stage -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ngram_index(tmp_path_factory):
+    random.seed(3)
+    docs = [Document(id=f"d{i}", title=random.choice(WORDS).title(), text=" ".join(random.choices(WORDS, k=12)))
+            for i in range(30)]
+    folder = tmp_path_factory.mktemp("gen") / "ngram"
+    return Index.build(docs, folder, kind="ngram", model=resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
+
+
+def test_ngram_index_build_records_sizes(ngram_index):
+    m = ngram_index.manifest
+    assert m.kind == "ngram" and m.backend == "suffix-array" and m.document_count == 30
+    p = m.parameters
+    assert p["index_bytes"] > 0 and p["corpus_bytes"] > 0 and p["token_count"] > 30 * 12
+    assert p["index_to_corpus_ratio"] == pytest.approx(p["index_bytes"] / p["corpus_bytes"], abs=1e-3)
+
+
+def test_generative_stage_ranks_documents_with_evidence_and_fuses(ngram_index, tmp_path):
+    stage = ngram_index.retriever(k=5, llm=_peaked_llm(), beam_size=4, max_length=3, smoothing=0.1)
+    assert isinstance(stage, Generative)
+    run = stage([Query("q1", "protein vaccine"), Query("q2", "brain tumor")])
+    assert set(run) == {"q1", "q2"} and all(0 < len(run[q]) <= 5 for q in run)
+    scores = [s for _, s in run["q1"]]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    # Rescoring an incoming run keeps its documents.
+    rescored = stage([Query("q1", "protein vaccine")], run)
+    assert [d for d, _ in rescored["q1"]] == [d for d, _ in run["q1"]]
+    # Fusion with BM25 (bm25s: no Java) over the same documents.
+    bm25 = Index.build(list(ngram_index.docstore), tmp_path / "bm25", kind="bm25", backend="bm25s").retriever(k=5)
+    fused = (bm25 | stage)([Query("q1", "protein vaccine")])
+    assert len(fused["q1"]) >= len(run["q1"])
+
+
+def test_generative_stage_errors(ngram_index, tmp_path):
+    other = tiny_llm()
+    other.tokenizer = tiny_tokenizer()
+    other.tokenizer.add_tokens(["zzzextra"])
+    with pytest.raises(RegardError, match="different vocabulary"):
+        Generative(ngram_index, other)
+    bm25 = Index.build([Document("a", "protein cells")], tmp_path / "bm25", kind="bm25", backend="bm25s")
+    with pytest.raises(RegardError, match="needs an ngram index"):
+        Generative(bm25, _peaked_llm())
+    with pytest.raises(RegardError, match="beta"):
+        Generative(ngram_index, _peaked_llm(), beta=2.0)
+
+
+def test_generative_config_stage_checks_parameters():
+    from regard.stages_registry import Params, Where, registration
+
+    reg = registration("generative")
+    assert reg.shorthand == "model"
+    with pytest.raises(RegardError, match="first_tokens"):
+        reg.factory(Params({"first_tokens": "all"}, Where("p.yaml", 3, "pipeline[0]")), None)
+    with pytest.raises(RegardError, match="unknown parameter 'beams'"):
+        reg.factory(Params({"beams": 3}, Where("p.yaml", 3, "pipeline[0]")), None)
