@@ -41,7 +41,7 @@ def _summary() -> dict:
 
 def test_markdown_has_per_dataset_figures_mean_and_marks():
     text = markdown_report(_summary(), {"quality_vs_cost": "q.png"})
-    assert "| pipeline | scifact | vaswani | mean | s/query |" in text
+    assert "| pipeline | scifact | vaswani | mean | mean s/query |" in text
     assert "| bm25 \\| dense | 0.7179† | 0.4700 | 0.5939 | 0.0240 |" in text
     assert "| dense | 0.6472 | 0.4000† | 0.5236 | 0.0035 |" in text
     assert "significantly different from the baseline bm25" in text and "![quality vs cost](q.png)" in text

@@ -31,7 +31,7 @@ def mean_seconds(summary: dict[str, Any], name: str) -> float:
 def overview_rows(summary: dict[str, Any], metric: str = "ndcg@10") -> tuple[list[str], list[list[str]]]:
     """Header and cells of the overview: ``metric`` per dataset (with marks), the mean, seconds per query."""
     datasets = list(summary["datasets"])
-    header = ["pipeline", *datasets, "mean", "s/query"]
+    header = ["pipeline", *datasets, "mean", "mean s/query"]
     rows = []
     for name in pipelines(summary):
         cells = [name]

@@ -69,23 +69,27 @@ def validate_run_file(path: str | Path, query_ids: Collection[str], corpus_ids: 
 
 def _rank_and_score(where: str, qid: str, rank_text: str, score_text: str,
                     last: dict[str, tuple[int, float]]) -> list[str]:
+    problems = []
     try:
-        score = float(score_text)
+        score: float | None = float(score_text)
     except ValueError:
-        return [f"{where}: score {score_text!r} is not a number"]
-    if not math.isfinite(score):
-        return [f"{where}: score {score_text!r} is not finite"]
+        score = None
+        problems.append(f"{where}: score {score_text!r} is not a number")
+    if score is not None and not math.isfinite(score):
+        score = None
+        problems.append(f"{where}: score {score_text!r} is not finite")
     if not rank_text.isdigit():
-        return [f"{where}: rank {rank_text!r} is not a positive integer"]
+        return problems + [f"{where}: rank {rank_text!r} is not a positive integer"]
     rank = int(rank_text)
     previous_rank, previous_score = last.get(qid, (0, math.inf))
-    last[qid] = (rank, score)
+    last[qid] = (rank, previous_score if score is None else score)  # one bad score does not cascade
     if rank != previous_rank + 1:
-        return [f"{where}: rank {rank} of query {qid} follows rank {previous_rank} (ranks must run 1, 2, 3, ...)"]
-    if score > previous_score:
-        return [f"{where}: score {score_text} at rank {rank} of query {qid} is higher than at rank {previous_rank} "
-                "(ranks must follow descending scores)"]
-    return []
+        problems.append(f"{where}: rank {rank} of query {qid} follows rank {previous_rank} "
+                        "(ranks must run 1, 2, 3, ...)")
+    elif score is not None and score > previous_score:
+        problems.append(f"{where}: score {score_text} at rank {rank} of query {qid} is higher than at rank "
+                        f"{previous_rank} (ranks must follow descending scores)")
+    return problems
 
 
 def validate_package(folder: str | Path) -> dict[str, Any]:
