@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from functools import lru_cache
@@ -240,3 +241,33 @@ def test_generative_config_stage_checks_parameters():
         reg.factory(Params({"first_tokens": "all"}, Where("p.yaml", 3, "pipeline[0]")), None)
     with pytest.raises(RegardError, match="unknown parameter 'beams'"):
         reg.factory(Params({"beams": 3}, Where("p.yaml", 3, "pipeline[0]")), None)
+
+
+# -- training -------------------------------------------------------------------------------------------
+
+
+def test_training_targets_are_corpus_ngrams_and_the_loss_falls(tiny_mirror, tmp_path):
+    from regard.datasets import load_dataset
+    from regard.rerank.llm.hf import CausalLM
+    from regard.training.generative import GenerativeTrainingConfig, generative_examples, train_generative
+
+    llm = tiny_llm(seed=2)
+    base = tmp_path / "base"
+    llm.model.save_pretrained(base)
+    llm.tokenizer.save_pretrained(base)
+    data = load_dataset("scifact")
+    docs = list(data.corpus)
+    index = FMIndex.build(llm.tokenizer([document_text(d.title, d.text) for d in docs], add_special_tokens=False)["input_ids"])
+    examples = generative_examples(llm, data.queries("train"), data.qrels("train"), {d.id: d for d in docs},
+                                   spans_per_document=2, span_tokens=3)
+    assert len(examples) == 20 * 3
+    assert all(index.count(e.target) > 0 for e in examples)
+    config = GenerativeTrainingConfig(base=str(base), epochs=3, learning_rate=3e-3, batch_size=16,
+                                      spans_per_document=2, span_tokens=3, device="cpu")
+    out = train_generative(config, tmp_path / "trained")
+    record = json.loads((out / "regard_training.json").read_text())
+    assert record["examples"] == 60 and record["epoch_losses"][-1] < record["epoch_losses"][0]
+    trained = CausalLM.load(str(out), device="cpu", precision="fp32")
+    assert trained.tokenizer.get_vocab() == llm.tokenizer.get_vocab()
+    with pytest.raises(RegardError, match="test split"):
+        train_generative(GenerativeTrainingConfig(split="test"), tmp_path / "never")

@@ -71,3 +71,29 @@ def distill(out, **options) -> None:
 
     folder = run_distillation(DistillationConfig(**options), out)
     click.echo(f"student saved in {folder}")
+
+
+@command.command("generative")
+@click.option("--dataset", default="scifact", show_default=True, help="Dataset whose judgments to train on.")
+@click.option("--split", default="train", show_default=True, help="Split to train on (never the test split).")
+@click.option("--base", default="HuggingFaceTB/SmolLM2-135M-Instruct", show_default=True,
+              help="Causal LM to start from (its tokenizer must be the ngram index's).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the fine-tuned LM.")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-5, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--spans", "spans_per_document", type=int, default=3, show_default=True,
+              help="Random word-initial spans per relevant document (besides its title).")
+@click.option("--span-tokens", type=int, default=10, show_default=True, help="Tokens per span.")
+@click.option("--max-queries", type=int, default=None, help="Train on the first N judged queries only.")
+@click.option("--device", default=None)
+@click.option("--seed", type=int, default=13, show_default=True)
+def generative(out, **options) -> None:
+    """Fine-tune a causal LM to generate, from a query, the title and n-grams of its relevant documents (SEAL).
+
+    OUT is a Hugging Face folder: search with `Generative(index, llm=OUT)` or `- generative: OUT`.
+    """
+    from regard.training.generative import GenerativeTrainingConfig, train_generative
+
+    folder = train_generative(GenerativeTrainingConfig(**options), out)
+    click.echo(f"generative LM saved in {folder}")
