@@ -183,8 +183,11 @@ class Generative(Stage):
 
 @register_stage("generative", shorthand="model")
 def _generative(params: Params, context: StageContext) -> Stage:
-    """SEAL generative retrieval over an ngram index; model, beam_size, max_length, first_tokens, prompt,
-    alpha, beta, smoothing, max_occurrences, precision, k."""
+    """SEAL generative retrieval over an ngram index of the dataset (built with ``model``'s tokenizer).
+
+    Parameters: model, beam_size, max_length, first_tokens, prompt, alpha, beta, smoothing,
+    max_occurrences, precision, k.
+    """
     from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
 
     model = params.get("model", str, DEFAULT_INSTRUCT_LLM)
