@@ -91,6 +91,8 @@ def markdown(report: dict) -> str:
                   f"examples: each relevant document's title and {c.get('spans_per_document')} random "
                   f"{c.get('span_tokens')}-token spans), {c.get('epochs')} epoch(s), lr {c.get('learning_rate')}, "
                   f"batch {c.get('batch_size')}; epoch losses {trained.get('epoch_losses')}."]
+    if s.get("note"):
+        lines += ["", s["note"]]
     lines += ["", f"N-gram index: {size['token_count']:,} tokens of {size['documents']:,} documents; "
               f"{size['index_bytes'] / 1e6:.1f} MB of arrays (tokens, suffix array, offsets) against "
               f"{size['corpus_bytes'] / 1e6:.1f} MB of lower-cased corpus text: {size['ratio']:.2f}x; "
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=10)
     parser.add_argument("--trained", action="append", default=[],
                         help="A fine-tuned LM folder (regard train generative) to measure as well; repeatable.")
+    parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
     parser.add_argument("--out", default=str(RESULTS_DIR / "generative"))
     args = parser.parse_args()
     _use_shared_datasets()
@@ -141,7 +144,7 @@ def main() -> None:
                      "beam_size": args.beam_size, "max_length": args.max_length, "alpha": ALPHA, "beta": BETA,
                      "smoothing": SMOOTHING, "max_occurrences": MAX_OCCURRENCES,
                      "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count(),
-                     "query_ids": [q.id for q in queries]},
+                     "query_ids": [q.id for q in queries], "note": args.note},
         "hardware": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
         "index": {"token_count": m.parameters["token_count"], "documents": m.document_count,
                   "index_bytes": m.parameters["index_bytes"], "corpus_bytes": m.parameters["corpus_bytes"],
