@@ -70,7 +70,8 @@ def _training_record(folder: str) -> dict:
 def markdown(report: dict) -> str:
     s, size = report["settings"], report["index"]
     lines = [
-        f"# Generative retrieval (SEAL) on {s['dataset']} {s['split']}: {s['queries']} queries, zero-shot", "",
+        f"# Generative retrieval (SEAL) on {s['dataset']} {s['split']}: {s['queries']} queries, "
+        f"zero-shot{' and trained' if report.get('trained') else ''}", "",
         f"Queries: the first {s['queries']} judged queries of the split, in file order. LM: {s['model']} "
         f"(untrained for this task), prompt = the query through its chat template; beam {s['beam_size']}, "
         f"n-grams up to {s['max_length']} tokens starting at a word; alpha {s['alpha']}, beta {s['beta']}, "
