@@ -19,6 +19,7 @@ from pathlib import Path
 from regard.data.types import Document, Qrels, Query
 from regard.errors import RegardError
 from regard.indexing.fmindex import document_text
+from regard.training.data import optimisation_step
 
 
 @dataclass
@@ -89,6 +90,7 @@ def train_on_examples(llm, examples: list[Example], *, epochs: int = 1, learning
     rng = random.Random(seed)
     model = llm.model.float().train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     pad = llm.tokenizer.pad_token_id
     losses = []
     for epoch in range(epochs):
@@ -108,13 +110,10 @@ def train_on_examples(llm, examples: list[Example], *, epochs: int = 1, learning
             device = llm.device
             loss = model(input_ids=torch.tensor(ids, device=device), attention_mask=torch.tensor(mask, device=device),
                          labels=torch.tensor(labels, device=device)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad()
-            total, batches = total + loss.item(), batches + 1
+            value = optimisation_step(loss, model, optimizer, constant)
+            total, batches = total + value, batches + 1
             if log:
-                log({"epoch": epoch, "batch": batches, "loss": loss.item()})
+                log({"epoch": epoch, "batch": batches, "loss": value})
         losses.append(total / max(batches, 1))
     model.eval()
     return losses

@@ -41,19 +41,8 @@ class QueryRowAttention:
     def add(self, weights) -> None:
         """Add one layer's query-row weights (batch 1 × heads × rows × keys)."""
         vector = weights[0].float().mean(1).sum(0)
-        if self.total is None:
-            self.total = vector
-        else:
-            if vector.shape[0] > self.total.shape[0]:  # not expected within one pass; pad defensively
-                self.total = _pad_to(self.total, vector.shape[0])
-            self.total[: vector.shape[0]] += vector
+        self.total = vector if self.total is None else self.total + vector
         self.layers += 1
-
-
-def _pad_to(vector, length: int):
-    import torch
-
-    return torch.cat([vector, vector.new_zeros(length - vector.shape[0])])
 
 
 def query_row_weights(query, key, attention_mask, scaling: float, start: int, stop: int):
