@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from regard.data.atomic_file import atomic_open
 from regard.data.lines import iter_lines
 from regard.data.types import Document, Query
 from regard.errors import InputFormatError
@@ -66,7 +67,7 @@ def read_jsonl_queries(path: str | Path) -> list[Query]:
 def write_jsonl_documents(documents: Iterable[Document], path: str | Path) -> int:
     """Write documents as BEIR-style JSONL (``_id``, ``title``, ``text``); returns the count."""
     count = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         for doc in documents:
             out.write(json.dumps({"_id": doc.id, "title": doc.title, "text": doc.text}, ensure_ascii=False) + "\n")
             count += 1

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from regard.data.atomic_file import atomic_open
 from regard.data.lines import iter_lines
 from regard.data.types import Document, Qrels, Query, Run
 from regard.errors import InputFormatError
@@ -150,7 +151,7 @@ def read_trec_run(path: str | Path) -> Run:
 def write_trec_run(run: Run, path: str | Path, tag: str = "regard") -> None:
     """Write a TREC run with ranks from 1; scores keep full precision so reading it back gives the same run."""
     tag = tag.replace(" ", "_") or "regard"
-    with open(path, "w", encoding="utf-8") as out:
+    with atomic_open(path) as out:
         for qid in sorted(run):
             for rank, (docid, score) in enumerate(run[qid], start=1):
                 out.write(f"{qid} Q0 {docid} {rank} {score!r} {tag}\n")

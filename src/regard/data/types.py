@@ -41,13 +41,19 @@ class Qrels(dict):
         return Qrels({q: dict(j) for q, j in self.items() if q in wanted})
 
 
-def _ranking_key(item: tuple[str, float]) -> tuple[float, str]:
-    # Best score first; equal scores ordered by docid so every run is deterministic.
-    return (-item[1], item[0])
+def ranked(hits: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``(docid, score)`` pairs in the toolkit's one ranking order: score descending, then docid descending.
+
+    That is trec_eval's order (and pytrec_eval's), so the ranking stored, written to a TREC file, read
+    back and evaluated is the same ranking, ties included.
+    """
+    return sorted(((str(d), float(s)) for d, s in hits), key=lambda item: (item[1], item[0]), reverse=True)
 
 
 class Run:
-    """A ranking per query: qid -> [(docid, score), ...], best first, ties broken by docid.
+    """A ranking per query: qid -> [(docid, score), ...], best first; equal scores by docid descending.
+
+    The tie order is trec_eval's, so metrics see exactly the order the run stores and writes.
 
     Runs are immutable values: operations return new runs.
     """
@@ -57,7 +63,7 @@ class Run:
     def __init__(self, rankings: Mapping[str, Iterable[tuple[str, float]]] | None = None):
         self._rankings: dict[str, list[tuple[str, float]]] = {}
         for qid, hits in (rankings or {}).items():
-            self._rankings[qid] = sorted(((str(d), float(s)) for d, s in hits), key=_ranking_key)
+            self._rankings[qid] = ranked(hits)
 
     @classmethod
     def from_scores(cls, scores: Mapping[str, Mapping[str, float]]) -> "Run":

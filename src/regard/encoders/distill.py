@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from regard.data.atomic_file import write_text_atomic
 from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
 from regard.models import autocast, choose_device, resolve_model
@@ -148,5 +149,5 @@ def distill(config: DistillationConfig, out: str | Path) -> Path:
         tqdm.write(json.dumps(record))
     model.eval()
     model.save(str(out), safe_serialization=True)
-    (out / "distillation.json").write_text(json.dumps({"config": asdict(config), "history": history}, indent=2) + "\n")
+    write_text_atomic(out / "distillation.json", json.dumps({"config": asdict(config), "history": history}, indent=2) + "\n")
     return out

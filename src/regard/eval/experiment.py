@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from regard.data.atomic_file import write_text_atomic
 from regard.data.trec import write_trec_run
 from regard.data.types import Qrels, Query, Run
 from regard.eval.metrics import Evaluation, evaluate_full
@@ -15,6 +17,7 @@ from regard.eval.significance import paired_test
 from regard.pipeline import Stage
 
 SIGNIFICANCE_LEVEL = 0.05
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +43,9 @@ def run_experiment(pipelines: dict[str, Stage], queries: list[Query], qrels: Qre
         started = time.perf_counter()
         run = stage(queries)
         seconds = time.perf_counter() - started
-        evaluation = evaluate_full(run, qrels, metrics, relevance_threshold, ignore_identical_ids)
+        evaluation = evaluate_full(run, qrels, metrics, relevance_threshold, ignore_identical_ids, warn_incomplete=False)
+        if not evaluation.complete:
+            log.warning("%s: %s", name, evaluation.coverage_note())
         results.append(PipelineResult(name, run, evaluation, seconds, len(queries)))
     return results
 
@@ -87,6 +92,8 @@ def write_results(results: list[PipelineResult], out: str | Path, dataset: str, 
             "seconds": round(result.seconds, 4),
             "queries_per_second": round(result.queries_per_second, 2),
             "means": result.evaluation.means,
+            "judged_queries": result.evaluation.judged_queries,
+            "covered_queries": result.evaluation.covered_queries,
             "per_query": result.evaluation.per_query,
         }
         if position > 0:
@@ -100,5 +107,5 @@ def write_results(results: list[PipelineResult], out: str | Path, dataset: str, 
             }
         report["pipelines"].append(entry)
     path = out / "metrics.json"
-    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return path

@@ -40,5 +40,7 @@ def paired_test(scores_a: dict[str, float], scores_b: dict[str, float], metric: 
         rng = np.random.default_rng(seed)
         signs = rng.choice([-1.0, 1.0], size=(permutations, len(diff)))
         observed = abs(diff.mean())
-        p_perm = float((np.abs((signs * diff).mean(axis=1)) >= observed - 1e-12).mean())
+        hits = int((np.abs((signs * diff).mean(axis=1)) >= observed - 1e-12).sum())
+        # The observed assignment is one of the possible ones: (hits + 1) / (trials + 1), never 0.
+        p_perm = (hits + 1) / (permutations + 1)
     return Comparison(metric, len(qids), float(a.mean()), float(b.mean()), p_t, p_perm)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regard.data.atomic_file import write_text_atomic
 from regard.errors import RegardError
 
 
@@ -80,5 +81,5 @@ def evaluate_task_group(datasets: list[str], expressions: list[str], metrics: li
         write_results(runs, out / dataset.replace("/", "-"), dataset, split, metrics)
         result.means[dataset] = {run.name: dict(run.evaluation.means) for run in runs}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tasks.json").write_text(json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
+    write_text_atomic(out / "tasks.json", json.dumps(result.as_dict(), indent=2, sort_keys=True) + "\n")
     return result

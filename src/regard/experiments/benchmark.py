@@ -9,6 +9,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from regard.data.atomic_file import write_text_atomic
 from regard.datasets import load_dataset, spec
 from regard.errors import RegardError
 from regard.eval.experiment import write_results
@@ -81,7 +82,7 @@ def run_benchmark(configs: list[PipelineConfig], datasets: list[str], out: str |
         summary["datasets"][name] = _dataset_summary(runs, data, metrics)
         every_run.extend(runs)
     bar.close()
-    (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(out / SUMMARY_NAME, json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if report:
         from regard.report import write_report
 

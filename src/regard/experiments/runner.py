@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regard.data.atomic_file import write_text_atomic
 from regard.datasets import Dataset, cache_root, load_dataset
 from regard.eval.experiment import PipelineResult
 from regard.eval.metrics import evaluate_full
@@ -79,5 +80,5 @@ def write_provenance(runs: list[ConfigRun], out: str | Path) -> Path:
     """Write ``provenance.json`` (one record per config) into ``out``."""
     path = Path(out) / "provenance.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([r.provenance for r in runs], indent=2, sort_keys=True, default=str) + os.linesep)
+    write_text_atomic(path, json.dumps([r.provenance for r in runs], indent=2, sort_keys=True, default=str) + os.linesep)
     return path

@@ -11,14 +11,13 @@ before it), so a cached run reports the cost of computing it, not of reading it 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regard.data.atomic_file import atomic_open
 from regard.data.types import Query, Run
 from regard.pipeline import Stage
 
@@ -63,14 +62,8 @@ class StageStore:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "run": {qid: [[d, s] for d, s in hits] for qid, hits in output.run.items()},
         }
-        handle, temporary = tempfile.mkstemp(prefix=f".{key[:12]}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as out:
+            json.dump(data, out)
 
 
 @dataclass

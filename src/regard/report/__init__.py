@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from regard.data.atomic_file import write_text_atomic
 from regard.report.html_page import write_html
 from regard.report.plots import plot_quality_vs_cost, plot_recall_curves
 from regard.report.tables import markdown_report
@@ -24,6 +25,6 @@ def write_report(summary: dict[str, Any], out: str | Path) -> dict[str, Path]:
         "recall_curves": plot_recall_curves(summary, out / "recall_curves.png"),
     }
     markdown = out / "report.md"
-    markdown.write_text(markdown_report(summary, {k: p.name for k, p in figures.items()}))
+    write_text_atomic(markdown, markdown_report(summary, {k: p.name for k, p in figures.items()}))
     page = write_html(summary, {k: p.name for k, p in figures.items()}, out / "report.html")
     return {"markdown": markdown, "html": page, **figures}

@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from regard.data.atomic_file import write_text_atomic
 from regard.report.tables import dataset_rows, footnote, overview_rows
 
 _STYLE = """
@@ -59,5 +60,5 @@ def render_html(summary: dict[str, Any], figures: dict[str, str]) -> str:
 
 def write_html(summary: dict[str, Any], figures: dict[str, str], path: str | Path) -> Path:
     path = Path(path)
-    path.write_text(render_html(summary, figures), encoding="utf-8")
+    write_text_atomic(path, render_html(summary, figures))
     return path

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from regard.data.types import Query, Run
+from regard.data.types import Query, Run, ranked
 from regard.indexing.chunks import AGGREGATES, ChunkMap, split_chunk_id
 from regard.pipeline import Stage
 from regard.retrieval.dense import DenseRetriever
@@ -47,9 +47,7 @@ def aggregate(documents: np.ndarray, numbers: np.ndarray, scores: np.ndarray, mo
 
 
 def _ranking(ids, keys: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
-    pairs = [(ids[key], float(score)) for key, score in zip(keys.tolist(), scores.tolist())]
-    pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-    return pairs[:k]
+    return ranked((ids[key], score) for key, score in zip(keys.tolist(), scores.tolist()))[:k]
 
 
 class ChunkedDenseRetriever(DenseRetriever):

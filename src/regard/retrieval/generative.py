@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from regard.data.types import Query, Run
+from regard.data.types import Query, Run, ranked
 from regard.errors import RegardError
 from regard.indexing.fmindex import FMIndex
 from regard.pipeline import Stage
@@ -177,7 +177,7 @@ class Generative(Stage):
             if run is not None:
                 rankings[query.id] = [(docid, scores.get(docid, 0.0)) for docid, _ in run.get(query.id, [])]
             else:
-                rankings[query.id] = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:self.k]
+                rankings[query.id] = ranked(scores.items())[:self.k]
         return Run(rankings)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regard.data.types import Query, Run
+from regard.data.types import Query, Run, ranked
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import BadIndexError, RegardError
 from regard.pipeline import Stage
@@ -64,8 +64,7 @@ class _TokenStoreStage(Stage):
         positions = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
         dtype = np.float16 if self.precision == "fp16" else np.float32
         scores = maxsim(query_vectors, self.store.groups(positions, dtype), self.precision)
-        ranking = sorted(zip(positions.tolist(), scores.tolist()), key=lambda item: (-item[1], self._ids[item[0]]))
-        return [(self._ids[p], float(s)) for p, s in ranking[:k]]
+        return ranked((self._ids[p], s) for p, s in zip(positions.tolist(), scores.tolist()))[:k]
 
     def rescore(self, queries: list[Query], vectors: RaggedVectors, run: Run) -> Run:
         """MaxSim of each query's incoming candidates (documents not in the index are dropped)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from regard.data.atomic_file import write_text_atomic
 from regard.data.types import Run
 from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
@@ -189,8 +190,8 @@ class CrossEncoderTrainer:
         shutil.rmtree(self.out / "last", ignore_errors=True)
         staging.rename(self.out / "last")
         state["epochs_done"] = epoch
-        (self.out / "training_config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        (self.out / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        write_text_atomic(self.out / "training_config.json", json.dumps(asdict(self.config), indent=2) + "\n")
+        write_text_atomic(self.out / STATE_FILE, json.dumps(state, indent=2) + "\n")
 
     def _log(self, record: dict) -> None:
         line = json.dumps(record)

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from regard.data.atomic_file import write_text_atomic
 from regard.data.types import Document, Qrels, Query
 from regard.errors import RegardError
 from regard.indexing.fmindex import document_text
@@ -149,5 +150,5 @@ def train_generative(config: GenerativeTrainingConfig, out: str | Path) -> Path:
     llm.model.save_pretrained(folder, safe_serialization=True)
     llm.tokenizer.save_pretrained(folder)
     record = {"config": asdict(config), "queries": len(queries), "examples": len(examples), "epoch_losses": losses}
-    (folder / "regard_training.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(folder / "regard_training.json", json.dumps(record, indent=2) + "\n")
     return folder
