@@ -68,16 +68,16 @@ def c():
 # --- Run ---------------------------------------------------------------------------------------------------
 
 
-def test_run_orders_by_score_then_docid():
+def test_run_orders_by_score_then_docid_descending():
     run = Run({"q": [("b", 1.0), ("d", 0.5), ("a", 1.0), ("c", 2.0), ("e", 1.0)]})
-    assert run["q"] == [("c", 2.0), ("a", 1.0), ("b", 1.0), ("e", 1.0), ("d", 0.5)]
-    assert run.docids("q") == ["c", "a", "b", "e", "d"]
+    assert run["q"] == [("c", 2.0), ("e", 1.0), ("b", 1.0), ("a", 1.0), ("d", 0.5)]
+    assert run.docids("q") == ["c", "e", "b", "a", "d"]
 
 
 def test_run_ordering_does_not_depend_on_input_order():
     hits = [("b", 1.0), ("a", 1.0), ("c", 2.0), ("d", -1.0)]
     runs = {tuple(Run({"q": order})["q"]) for order in itertools.permutations(hits)}
-    assert runs == {(("c", 2.0), ("a", 1.0), ("b", 1.0), ("d", -1.0))}
+    assert runs == {(("c", 2.0), ("b", 1.0), ("a", 1.0), ("d", -1.0))}
 
 
 def test_run_normalises_types_and_builds_from_scores():
