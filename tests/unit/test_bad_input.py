@@ -276,3 +276,30 @@ def test_load_dataset_rejects_unknown_name_before_any_download(monkeypatch, tmp_
     with pytest.raises(UnknownDatasetError, match="Did you mean nfcorpus"):
         load_dataset("nfcorpas")
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("name, content, line", [
+    ("corpus.jsonl", jsonl('{"_id": "d1", "text": "ok"}', '{"_id": "doc 2", "text": "a space in the id"}'), 2),
+    ("corpus.jsonl", jsonl('{"_id": "tab\\there", "text": "a tab in the id"}'), 1),
+    ("docs.tsv", tsv(("id", "text"), ("d1", "x"), ("d\u00a02", "a no-break space in the id")), 3),
+])
+def test_document_id_a_trec_run_cannot_hold_is_refused(write, name, content, line):
+    path = write(name, content)
+    assert_names(format_error(Corpus, path), path, line, "id", "contains whitespace")
+
+
+def test_duplicate_ids_from_an_iterable_of_documents_are_an_input_error(tmp_path):
+    from regard import Index
+
+    documents = [Document("d1", "one"), Document("d2", "two"), Document("d1", "one again")]
+    with pytest.raises(InputFormatError, match=r"<documents>:3 \(field 'id'\): duplicate document id 'd1' "
+                                               r"\(first at item 1\)"):
+        Index.build(documents, tmp_path / "idx", kind="bm25", backend="bm25s")
+    assert not (tmp_path / "idx").exists()
+
+
+def test_whitespace_ids_from_an_iterable_of_documents_are_an_input_error(tmp_path):
+    from regard import Index
+
+    with pytest.raises(InputFormatError, match=r"<documents>:2 \(field 'id'\).*whitespace"):
+        Index.build([Document("d1", "one"), Document("d 2", "two")], tmp_path / "idx", kind="bm25", backend="bm25s")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from regard.data.jsonl import iter_jsonl_documents
@@ -20,6 +21,54 @@ FORMATS: dict[str, Callable[[Path], Iterator[tuple[int, Document]]]] = {
     "tsv": iter_tsv_documents,
     "trec": iter_trec_documents,
 }
+
+
+_WHITESPACE = re.compile(r"\s")
+
+
+class CheckedDocuments:
+    """Documents checked as they stream: ids present, unique and free of whitespace; empty ones skipped.
+
+    ``numbered`` yields ``(line, Document)``; errors name ``source``, the line and the field. A TREC run
+    separates its columns by whitespace, so an id containing any could not be written and read back.
+    ``skipped_empty`` counts documents whose title and text are both empty, once iteration ends.
+    """
+
+    def __init__(self, numbered: Iterable[tuple[int, Document]], source: str | Path, unit: str = "line"):
+        self.numbered = numbered
+        self.source = self.path = source
+        self.unit = unit
+        self.skipped_empty = 0
+
+    def __iter__(self) -> Iterator[Document]:
+        seen: dict[str, int] = {}
+        self.skipped_empty = 0
+        for line, doc in self.numbered:
+            if not doc.id:
+                raise InputFormatError(self.source, "empty document id", line=line, field="id")
+            if _WHITESPACE.search(doc.id):
+                raise InputFormatError(self.source, f"document id {doc.id!r} contains whitespace, which a TREC run "
+                                       "cannot hold", line=line, field="id")
+            if doc.id in seen:
+                raise InputFormatError(
+                    self.source, f"duplicate document id {doc.id!r} (first at {self.unit} {seen[doc.id]})", line=line, field="id"
+                )
+            seen[doc.id] = line
+            if not doc.text.strip() and not doc.title.strip():
+                self.skipped_empty += 1
+                log.warning("%s:%d: skipping empty document %r", self.source, line, doc.id)
+                continue
+            yield doc
+
+
+def checked_documents(documents: Iterable[Document]) -> Iterable[Document]:
+    """Check an iterable of Documents as a corpus file is checked; errors name the item (from 1).
+
+    A source that checks its own documents and counts its skips (``skipped_empty``) passes through.
+    """
+    if hasattr(documents, "skipped_empty"):
+        return documents
+    return CheckedDocuments(enumerate(documents, start=1), "<documents>", unit="item")
 
 
 def detect_format(path: Path) -> str:
@@ -68,21 +117,9 @@ class Corpus:
         self.skipped_empty = 0
 
     def __iter__(self) -> Iterator[Document]:
-        seen: dict[str, int] = {}
-        self.skipped_empty = 0
-        for line, doc in FORMATS[self.format](self.path):
-            if not doc.id:
-                raise InputFormatError(self.path, "empty document id", line=line, field="id")
-            if doc.id in seen:
-                raise InputFormatError(
-                    self.path, f"duplicate document id {doc.id!r} (first at line {seen[doc.id]})", line=line, field="id"
-                )
-            seen[doc.id] = line
-            if not doc.text.strip() and not doc.title.strip():
-                self.skipped_empty += 1
-                log.warning("%s:%d: skipping empty document %r", self.path, line, doc.id)
-                continue
-            yield doc
+        checked = CheckedDocuments(FORMATS[self.format](self.path), self.path)
+        yield from checked
+        self.skipped_empty = checked.skipped_empty
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.path)!r}, format={self.format!r})"

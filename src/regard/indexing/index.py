@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from regard.data.corpus import Corpus
+from regard.data.corpus import Corpus, checked_documents
 from regard.data.types import Document
 from regard.errors import BadIndexError, RegardError
 from regard.indexing.atomic import atomic_directory
@@ -30,7 +30,7 @@ def as_corpus(corpus) -> Corpus | Iterable[Document]:
         if str(corpus) in REGISTRY:
             return load_dataset(str(corpus)).corpus
         raise RegardError(f"{corpus}: no such file or folder, and not a dataset name (see: regard datasets list)")
-    return corpus
+    return checked_documents(corpus)
 
 
 def _describe(corpus) -> str:
