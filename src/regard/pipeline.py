@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Union
 
+from regard.data.query_terms import split_searchable
 from regard.data.types import Query, Run
 
 QueriesLike = Union[str, Query, Iterable[Query], Mapping[str, str]]
@@ -63,6 +64,26 @@ class Stage:
 
     def __repr__(self) -> str:
         return self.name
+
+
+class Retriever(Stage):
+    """A stage that ranks documents of an index for each query (or rescores an incoming run's).
+
+    Every retriever treats a query without search terms (empty, punctuation or English stopwords
+    only) the same way: an empty ranking, and a warning naming the query. Subclasses implement
+    :meth:`retrieve_run` for the other queries.
+    """
+
+    def transform(self, queries: list[Query], run: Run | None) -> Run:
+        searchable, blank = split_searchable(queries, self.name)
+        if not blank:
+            return self.retrieve_run(queries, run) if queries else Run()
+        found = self.retrieve_run(searchable, run) if searchable else Run()
+        return Run({**dict(found.items()), **{qid: [] for qid in blank}})
+
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
+        """The run for ``queries``, each of which has search terms."""
+        raise NotImplementedError
 
 
 class Sequence(Stage):

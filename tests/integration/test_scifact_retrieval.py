@@ -51,3 +51,11 @@ def test_dense_index_records_its_encoder(scifact_dense):
     assert manifest.document_count == 5183
     assert manifest.parameters["faiss_type"] == "flat"
     assert manifest.parameters["normalize"] is True
+
+
+def test_lucene_and_dense_queries_without_search_terms_get_empty_rankings(scifact_bm25, scifact_dense, caplog):
+    from blank_queries import assert_blank_queries_get_empty_rankings
+
+    for index in (scifact_bm25, scifact_dense):
+        caplog.clear()
+        assert_blank_queries_get_empty_rankings(index.retriever(k=5), "vitamin D deficiency", caplog)

@@ -39,3 +39,4 @@ def trec_run_text(rows) -> str:
         ranks[qid] = ranks.get(qid, 0) + 1
         lines.append(f"{qid} Q0 {docid} {ranks[qid]} {score!r} test\n")
     return "".join(lines)
+

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from blank_queries import assert_blank_queries_get_empty_rankings
 from regard.data.types import Document, Query, Run
 from regard.encoders.m2bert import M2BertConfig, M2BertEncoder, M2BertModel, save_checkpoint
 from regard.indexing.chunks import ChunkMap, Chunker, chunk_corpus, chunk_documents, chunk_id, split_chunk_id
@@ -149,3 +150,11 @@ def test_index_command_builds_a_chunked_index(tmp_path, tiny_m2):
     retriever = index.retriever(k=3)
     assert retriever.mode == "firstp" and retriever.name.endswith("[firstp]")
     assert len(retriever.search("long text", k=3)) == 3
+
+
+@pytest.mark.parametrize("kind", ["dense", "dense-chunked"])
+def test_queries_without_search_terms_get_empty_rankings(tmp_path, tiny_m2, kind, caplog):
+    docs = [Document(f"d{i}", f"monarch convolution window {i} overlap score", f"title {i}") for i in range(5)]
+    extra = dict(chunk_tokens=12, overlap=4) if kind == "dense-chunked" else {}
+    index = Index.build(docs, tmp_path / kind, kind=kind, model=str(tiny_m2), precision="fp32", use_cache=False, **extra)
+    assert_blank_queries_get_empty_rankings(index.retriever(k=3), "monarch window", caplog)

@@ -13,6 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blank_queries import assert_blank_queries_get_empty_rankings
 from llm_fixtures import tiny_llm, tiny_tokenizer
 from regard.data.types import Document, Query
 from regard.errors import BadIndexError, RegardError
@@ -271,3 +272,8 @@ def test_training_targets_are_corpus_ngrams_and_the_loss_falls(tiny_mirror, tmp_
     assert trained.tokenizer.get_vocab() == llm.tokenizer.get_vocab()
     with pytest.raises(RegardError, match="test split"):
         train_generative(GenerativeTrainingConfig(split="test"), tmp_path / "never")
+
+
+def test_queries_without_search_terms_get_empty_rankings(ngram_index, caplog):
+    stage = ngram_index.retriever(k=5, llm=_peaked_llm(), beam_size=4, max_length=3, smoothing=0.1)
+    assert_blank_queries_get_empty_rankings(stage, "protein vaccine", caplog)

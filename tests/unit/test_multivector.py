@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from blank_queries import assert_blank_queries_get_empty_rankings
 from regard import Index
 from regard.data.types import Document, Query, Run
 from regard.encoders.multivector import RaggedVectors, TokenEncoder
@@ -192,8 +193,8 @@ def test_muvera_with_every_document_as_candidate_equals_exhaustive_maxsim(tmp_pa
     for q in QUERIES:
         assert full.docids(q.id) == reference.docids(q.id)
         assert [s for _, s in full[q.id]] == pytest.approx([s for _, s in reference[q.id]], abs=2e-3)
-    # Fewer candidates: the top 3 by FDE, reranked by MaxSim.
-    stage = muvera_index.retriever(k=5, candidates=3)
+    # Fewer candidates than k: the top 3 by FDE, reranked by MaxSim, come first.
+    stage = muvera_index.retriever(k=3, candidates=3)
     run = stage(QUERIES)
     _, fde_positions = stage.search_fde(stage.encode_queries(QUERIES), 3)
     for i, q in enumerate(QUERIES):
@@ -252,3 +253,27 @@ def test_bad_input_is_a_clear_error(tmp_path, tiny_checkpoint):
     (index.folder / "tokens.npy").unlink()
     with pytest.raises(BadIndexError, match="token store"):
         Index.open(index.folder).retriever()
+
+
+@pytest.mark.parametrize("kind", ["multivector", "muvera"])
+def test_queries_without_search_terms_get_empty_rankings(tmp_path, tiny_checkpoint, kind, caplog):
+    extra = dict(k_sim=2, d_proj=8, r_reps=2) if kind == "muvera" else {}
+    stage = build(tmp_path, kind, tiny_checkpoint, **extra).retriever(k=3)
+    assert_blank_queries_get_empty_rankings(stage, "blood glucose", caplog)
+
+
+def test_muvera_returns_k_documents_when_k_exceeds_the_candidates(tmp_path, tiny_checkpoint):
+    index = build(tmp_path, "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3)
+    stage = index.retriever(k=7, candidates=3)
+    run = stage(QUERIES)
+    fde_scores, fde_positions = stage.search_fde(stage.encode_queries(QUERIES), 7)
+    for i, q in enumerate(QUERIES):
+        ranking = run[q.id]
+        assert len(ranking) == 7
+        head, tail = ranking[:3], ranking[3:]
+        assert sorted(d for d, _ in head) == sorted(f"d{p}" for p in fde_positions[i][:3])  # reranked by MaxSim
+        assert min(s for _, s in head) > max(s for _, s in tail)
+        # Below the candidates: the next documents in FDE order, FDE gaps kept.
+        assert [d for d, _ in tail] == [f"d{p}" for p in fde_positions[i][3:7]]
+        gaps = np.diff([s for _, s in tail])
+        np.testing.assert_allclose(gaps, np.diff(fde_scores[i][3:7]), atol=1e-5)

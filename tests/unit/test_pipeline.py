@@ -410,3 +410,13 @@ def test_syntax_errors(run_files, text, message):
     with pytest.raises(PipelineSpecError) as caught:
         PipelineParser().parse(text)
     assert message in str(caught.value)
+
+
+def test_bm25s_queries_without_search_terms_get_empty_rankings(tmp_path, caplog):
+    from blank_queries import assert_blank_queries_get_empty_rankings
+    from regard import Index
+    from regard.data import Document
+
+    docs = [Document(f"d{i}", f"protein folding {i} and the cell", "") for i in range(5)]
+    index = Index.build(docs, tmp_path / "bm25", kind="bm25", backend="bm25s")
+    assert_blank_queries_get_empty_rankings(index.retriever(k=3), "protein cell", caplog)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from regard.data.types import Query, Run
-from regard.pipeline import Stage
+from regard.pipeline import Retriever
 
 
-class BM25(Stage):
+class BM25(Retriever):
     """BM25 top-``k`` retrieval from a ``bm25`` index (k1 and b default to the values recorded at build)."""
 
     def __init__(self, index, k: int = 1000, k1: float | None = None, b: float | None = None, threads: int = 1):
@@ -28,5 +28,5 @@ class BM25(Stage):
             self._searcher = Bm25sBM25(index.folder, index.docstore.ids(), threads=threads)
         self.name = index.name
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         return self._searcher.search(queries, self.k)

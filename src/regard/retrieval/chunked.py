@@ -75,9 +75,7 @@ class ChunkedDenseRetriever(DenseRetriever):
         self.depth = depth or max(100, math.ceil(2 * k * per_document))
         self.name = f"{index.name}[{self.mode}]"
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if not queries:
-            return Run()
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         vectors = np.ascontiguousarray(self.encoder.encode_queries([q.text for q in queries]), dtype=np.float32)
         if run is not None:
             if self._positions is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from regard.data.types import Query, Run
-from regard.pipeline import Stage
+from regard.pipeline import Retriever
 
 
-class DenseRetriever(Stage):
+class DenseRetriever(Retriever):
     """Top-``k`` inner-product search of a ``dense`` index with the encoder it was built with.
 
     Given an incoming run (``bm25 % 100 >> dense``), it rescores those candidates with their stored
@@ -33,9 +33,7 @@ class DenseRetriever(Stage):
         self._positions: dict[str, int] | None = None
         self.name = index.name
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if not queries:
-            return Run()
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         vectors = self.encoder.encode_queries([q.text for q in queries])
         if run is not None:
             return self._rescore(queries, vectors, run)

@@ -18,7 +18,7 @@ import numpy as np
 from regard.data.types import Query, Run, ranked
 from regard.errors import RegardError
 from regard.indexing.fmindex import FMIndex
-from regard.pipeline import Stage
+from regard.pipeline import Retriever, Stage
 from regard.retrieval.seal import ALPHA, BETA, MAX_OCCURRENCES, SMOOTHING, intersective_scores, weigh_ngrams
 from regard.stages_registry import Params, StageContext, register_stage
 
@@ -117,7 +117,7 @@ class ConstrainedDecoder:
         return kept
 
 
-class Generative(Stage):
+class Generative(Retriever):
     """SEAL retrieval over an ``ngram`` index: constrained n-gram generation, then intersective scoring.
 
     ``llm`` is a :class:`~regard.rerank.llm.hf.CausalLM` or a model name (default: the model whose
@@ -170,7 +170,7 @@ class Generative(Stage):
         evidence = intersective_scores(weighted, self.fm, beta=self.beta, max_occurrences=self.max_occurrences)
         return {self._ids[position]: found.score for position, found in evidence.items()}
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         rankings = {}
         for query in queries:
             scores = self.scores(query.text)

@@ -12,7 +12,7 @@ import numpy as np
 from regard.data.types import Query, Run, ranked
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import BadIndexError, RegardError
-from regard.pipeline import Stage
+from regard.pipeline import Retriever
 from regard.retrieval.maxsim import exhaustive_maxsim, maxsim, resolve_precision
 
 
@@ -29,7 +29,7 @@ def token_encoder_for(manifest, device: str | None = None, batch_size: int = 32)
     )
 
 
-class _TokenStoreStage(Stage):
+class _TokenStoreStage(Retriever):
     """Shared parts: the query encoder, the token store, id <-> position maps, MaxSim reranking."""
 
     def __init__(self, index, k: int, device: str | None, batch_size: int, precision: str):
@@ -47,9 +47,7 @@ class _TokenStoreStage(Stage):
             raise RegardError(f"{index.folder}: token store has {len(self.store)} documents, docstore {len(self._ids)}")
         self._positions: dict[str, int] | None = None
 
-    def transform(self, queries: list[Query], run: Run | None) -> Run:
-        if not queries:
-            return Run()
+    def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         vectors = self.encode_queries(queries)
         return self.rescore(queries, vectors, run) if run is not None else self.retrieve(queries, vectors)
 
@@ -78,6 +76,20 @@ class _TokenStoreStage(Stage):
         return Run(rankings)
 
 
+def fde_tail(positions: np.ndarray, fde_scores: np.ndarray, below: float) -> list[tuple[int, float]]:
+    """Documents past the reranked candidates, in FDE order, scored under every reranked one.
+
+    Their score is ``below - 1 - (best tail FDE score - own FDE score)``: MaxSim and FDE scores are
+    on different scales, so the tail keeps its FDE order and gaps but always ranks after the head.
+    """
+    kept = positions >= 0
+    positions, fde_scores = positions[kept], fde_scores[kept].astype(np.float64)
+    if not len(positions):
+        return []
+    shifted = below - 1.0 - (fde_scores[0] - fde_scores)
+    return list(zip(positions.tolist(), shifted.tolist()))
+
+
 class MaxSimRetriever(_TokenStoreStage):
     """Exhaustive late-interaction retrieval: exact MaxSim against every document (the reference).
 
@@ -102,6 +114,9 @@ class MaxSimRetriever(_TokenStoreStage):
 
 class MuveraRetriever(_TokenStoreStage):
     """MUVERA: top ``candidates`` by FDE inner product (FAISS), reranked by exact MaxSim, top ``k`` out.
+
+    The run is ``k`` deep even when ``k`` exceeds ``candidates``: below the reranked candidates come
+    the next documents by FDE score, in FDE order (scores under the reranked ones: :func:`fde_tail`).
 
     With ``rerank=False`` the FDE scores themselves rank the top ``k``. ``ef_search`` overrides the
     HNSW search depth of an index built with ``faiss_type="hnsw"``; ``precision`` is the MaxSim
@@ -131,13 +146,21 @@ class MuveraRetriever(_TokenStoreStage):
         self.name = index.name
 
     def retrieve(self, queries: list[Query], vectors: RaggedVectors) -> Run:
-        """FDE candidates reranked by MaxSim (or FDE scores alone), from encoded query token vectors."""
-        depth = min(self.candidates if self.rerank_candidates else self.k, len(self._ids))
+        """The top ``k`` of each query from encoded query token vectors.
+
+        With reranking, the best ``candidates`` by FDE are scored by exact MaxSim; when ``k`` is larger,
+        the next documents by FDE follow below them in FDE order (see :func:`fde_tail`), so a run is
+        always ``k`` deep (recall@1000 and MAP see a full ranking).
+        """
+        depth = min(max(self.candidates, self.k) if self.rerank_candidates else self.k, len(self._ids))
         fde_scores, positions = self.search_fde(vectors, depth)
         rankings = {}
         for i, query in enumerate(queries):
             if self.rerank_candidates:
-                rankings[query.id] = self.rerank(vectors[i], positions[i], self.k)
+                head = self.rerank(vectors[i], positions[i][:self.candidates], self.k)
+                tail = fde_tail(positions[i][self.candidates:], fde_scores[i][self.candidates:],
+                                below=min((s for _, s in head), default=0.0))
+                rankings[query.id] = head + [(self._ids[p], s) for p, s in tail[:self.k - len(head)]]
             else:
                 rankings[query.id] = [(self._ids[p], float(s)) for p, s in zip(positions[i].tolist(),
                                                                                 fde_scores[i].tolist()) if p >= 0]
