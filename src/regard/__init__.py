@@ -9,6 +9,10 @@
 
 __version__ = "0.1.0"
 
+from regard.progress import quiet_libraries  # noqa: E402
+
+quiet_libraries()
+
 from regard.data import Corpus, Document, Qrels, Query, Run, read_trec_run, write_trec_run  # noqa: E402
 from regard.datasets import Dataset, load_dataset  # noqa: E402
 from regard.eval import evaluate, evaluate_full, paired_test  # noqa: E402

@@ -9,6 +9,7 @@ import click
 
 from regard import __version__
 from regard.errors import RegardError
+from regard.progress import set_quiet
 
 
 class _Group(click.Group):
@@ -25,12 +26,15 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="regard")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
-def cli(verbose: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars (they show only on a terminal anyway).")
+def cli(verbose: bool, quiet: bool) -> None:
     """regard: retrieval and reranking with attention-based models.
 
     Build indexes of a corpus, search them, and evaluate pipelines of stages on test collections.
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if quiet:
+        set_quiet()
 
 
 def _register() -> None:

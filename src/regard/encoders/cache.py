@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.datasets import cache_root
@@ -51,7 +51,7 @@ def corpus_embeddings(
     texts = encoder.document_texts(documents)
     order = np.array(sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i)), dtype=np.int64)
     vectors = np.empty((len(texts), encoder.dimension), dtype=np.float32)
-    bar = tqdm(total=len(texts), desc=f"Encoding with {encoder.resolved.name}", unit="doc")
+    bar = progress_bar(total=len(texts), desc=f"Encoding with {encoder.resolved.name}", unit="doc")
     for shard, start in enumerate(range(0, len(order), SHARD_SIZE)):
         rows = order[start:start + SHARD_SIZE]
         path = folder / f"shard-{shard:05d}.npy"

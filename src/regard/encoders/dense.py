@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, resolve_model
@@ -103,7 +103,7 @@ class DenseEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress)
+        bar = progress_bar(total=len(texts), desc=desc, unit="text", disable=not progress)
         with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]

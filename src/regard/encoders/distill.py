@@ -28,6 +28,7 @@ from regard.data.atomic_file import write_text_atomic
 from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
 from regard.models import autocast, choose_device, resolve_model
+from regard.progress import progress_bar
 from regard.rerank.cross_encoder import PairScorer
 from regard.rerank.score_cache import ScoreCache
 from regard.training.data import (
@@ -136,7 +137,7 @@ def distill(config: DistillationConfig, out: str | Path) -> Path:
         order = list(range(len(groups)))
         rng.shuffle(order)
         started, losses = time.perf_counter(), []
-        bar = tqdm(range(0, len(order), config.groups_per_batch), desc=f"Distil epoch {epoch}", unit="step")
+        bar = progress_bar(range(0, len(order), config.groups_per_batch), desc=f"Distil epoch {epoch}", unit="step")
         for start in bar:
             batch = [groups[i] for i in order[start:start + config.groups_per_batch]]
             with autocast(device, precision):

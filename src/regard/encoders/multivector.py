@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.encoders.dense import effective_precision
@@ -270,7 +270,7 @@ class TokenEncoder:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         mask_id = self.tokenizer.mask_token_id
         skipped = torch.tensor(sorted(skip), dtype=torch.long)
-        bar = tqdm(total=len(ids), desc=desc, unit="text", disable=not progress)
+        bar = progress_bar(total=len(ids), desc=desc, unit="text", disable=not progress)
         with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import RegardError
@@ -159,7 +159,7 @@ class FDEEncoder:
         # Bound a block's work: tokens x R x projected dimension, and sets x R x partitions x max(d_proj, 2^k).
         token_budget = max(1, _BLOCK_ELEMENTS // (c.r_reps * c.projection_dimension))
         set_budget = max(1, _BLOCK_ELEMENTS // (c.r_reps * c.partitions * max(c.projection_dimension, c.partitions)))
-        bar = tqdm(total=len(groups), desc="Encoding FDEs", unit="doc", disable=not progress)
+        bar = progress_bar(total=len(groups), desc="Encoding FDEs", unit="doc", disable=not progress)
         start = 0
         while start < len(groups):
             end = start + 1

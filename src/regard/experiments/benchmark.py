@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.atomic_file import write_text_atomic
 from regard.datasets import load_dataset, spec
@@ -69,7 +69,7 @@ def run_benchmark(configs: list[PipelineConfig], datasets: list[str], out: str |
         "datasets": {},
     }
     every_run: list[ConfigRun] = []
-    bar = tqdm(total=len(ordered) * len(datasets), desc="Benchmark", unit="run")
+    bar = progress_bar(total=len(ordered) * len(datasets), desc="Benchmark", unit="run")
     for name in datasets:
         data = load_dataset(name)
         runs = []

@@ -9,6 +9,7 @@ import numpy as np
 
 from regard.data.types import Document, Query, Run
 from regard.errors import MissingExtraError
+from regard.progress import quiet_libraries
 
 BM25S_DIR = "bm25s"
 
@@ -19,6 +20,7 @@ def _modules():
         import Stemmer
     except ImportError as err:
         raise MissingExtraError(err.name or "bm25s", "bm25s", "the bm25s backend") from None
+    quiet_libraries()  # bm25s sets its logger to DEBUG when imported
     return bm25s, Stemmer
 
 
@@ -35,7 +37,7 @@ def build_bm25s_index(documents: Iterable[Document], folder: Path, k1: float = 0
     bm25s, _ = _modules()
     texts = [doc.contents for doc in documents]
     retriever = bm25s.BM25(method="lucene", k1=k1, b=b)
-    retriever.index(_tokenize(texts, show_progress=True), show_progress=True)
+    retriever.index(_tokenize(texts), show_progress=False)
     retriever.save(str(folder / BM25S_DIR))
 
 

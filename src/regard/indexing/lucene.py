@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Document, Query, Run
 from regard.indexing.jvm import pyserini_lucene
@@ -24,7 +24,7 @@ def build_lucene_index(documents: Iterable[Document], folder: Path, total: int |
     # One thread keeps Lucene's internal document order, and so tie order, deterministic.
     indexer = LuceneIndexer(str(folder / LUCENE_DIR), threads=1)
     batch: list[dict[str, str]] = []
-    for doc in tqdm(documents, total=total, desc="BM25 (Lucene) indexing", unit="doc"):
+    for doc in progress_bar(documents, total=total, desc="BM25 (Lucene) indexing", unit="doc"):
         batch.append({"id": doc.id, "contents": doc.contents})
         if len(batch) >= _BATCH:
             indexer.add_batch_dict(batch)

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.datasets import cache_root
@@ -131,7 +131,7 @@ def cached_token_store(encoder: TokenEncoder, documents: list[Document], corpus_
     (folder / "encoder.json").write_text(json.dumps(encoder.identity.as_dict(), indent=2) + "\n")
     texts = encoder.document_texts(documents)
     shards: list[Path] = []
-    bar = tqdm(total=len(texts), desc=f"Encoding tokens with {encoder.resolved.name}", unit="doc")
+    bar = progress_bar(total=len(texts), desc=f"Encoding tokens with {encoder.resolved.name}", unit="doc")
     for number, start in enumerate(range(0, len(texts), SHARD_SIZE)):
         path = folder / f"shard-{number:05d}.npz"
         chunk = texts[start:start + SHARD_SIZE]

@@ -6,7 +6,7 @@ from collections.abc import Sequence as Seq
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.data.types import Query, Run
 from regard.encoders.dense import effective_precision
@@ -63,7 +63,7 @@ class PairScorer:
             raise ValueError(f"{len(queries)} queries but {len(documents)} documents")
         scores = np.empty(len(queries), dtype=np.float32)
         order = sorted(range(len(queries)), key=lambda i: -(len(queries[i]) + len(documents[i])))
-        bar = tqdm(total=len(order), desc="Cross-encoder scoring", unit="pair", disable=not progress)
+        bar = progress_bar(total=len(order), desc="Cross-encoder scoring", unit="pair", disable=not progress)
         with torch.inference_mode(), autocast(self.device, self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]

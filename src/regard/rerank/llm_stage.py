@@ -30,11 +30,11 @@ class LLMReranker(Stage):
         raise NotImplementedError
 
     def transform(self, queries: list[Query], run: Run | None) -> Run:
-        from tqdm.auto import tqdm
+        from regard.progress import progress_bar
 
         wanted, documents = fetch_candidates(self.docstore, queries, run, type(self).__name__)
         result = {}
-        for query, docids in tqdm(wanted, desc=self.name, unit="query", disable=len(wanted) < 2):
+        for query, docids in progress_bar(wanted, desc=self.name, unit="query", disable=len(wanted) < 2):
             texts = [truncate_words(documents[d].contents, self.max_words) for d in docids]
             with self.cost.query(query.id) as record:
                 result[query.id] = self.rerank_one(query, docids, texts, record) if docids else []

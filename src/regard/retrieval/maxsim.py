@@ -14,7 +14,7 @@ on such CPUs, else fp32. The exhaustive and the reranking paths use the same ari
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import RegardError
@@ -80,7 +80,7 @@ def exhaustive_maxsim(queries: RaggedVectors, store: RaggedVectors, k: int, prog
     best_scores = torch.full((len(queries), k), -torch.inf)
     best_positions = torch.full((len(queries), k), -1, dtype=torch.long)
     batches = _query_batches(queries, query_batch_tokens)
-    bar = tqdm(total=n_docs, desc="Exhaustive MaxSim", unit="doc", disable=not progress)
+    bar = progress_bar(total=n_docs, desc="Exhaustive MaxSim", unit="doc", disable=not progress)
     first = 0
     while first < n_docs:
         last = int(np.searchsorted(store.offsets, store.offsets[first] + chunk_tokens, side="right")) - 1

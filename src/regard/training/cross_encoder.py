@@ -26,6 +26,7 @@ from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
 from regard.eval.metrics import evaluate
 from regard.models import autocast, choose_device, resolve_model
+from regard.progress import progress_bar
 from regard.rerank.cross_encoder import PairScorer
 from regard.training.data import (
     Group, TrainingSetup, build_groups, cached_bm25_index, first_stage_candidates, index_of, optimisation_step,
@@ -154,7 +155,7 @@ class CrossEncoderTrainer:
             order = list(range(len(groups)))
             rng.shuffle(order)
             started, losses = time.perf_counter(), []
-            bar = tqdm(range(0, len(order), c.groups_per_batch), desc=f"Epoch {epoch}/{c.epochs}", unit="step")
+            bar = progress_bar(range(0, len(order), c.groups_per_batch), desc=f"Epoch {epoch}/{c.epochs}", unit="step")
             for start in bar:
                 batch = [groups[i] for i in order[start:start + c.groups_per_batch]]
                 with autocast(self.device, self.precision):

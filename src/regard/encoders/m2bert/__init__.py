@@ -11,7 +11,7 @@ the embedding cache and `DenseRetriever` use it unchanged (``regard index --kind
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
+from regard.progress import progress_bar
 
 from regard.encoders.dense import DenseEncoder, EncoderIdentity, effective_precision
 from regard.encoders.m2bert.config import M2_BERT_80M_32K, PUBLISHED_CHECKPOINTS, M2BertConfig
@@ -94,7 +94,7 @@ class M2BertEncoder(DenseEncoder):
         """Encode texts into a float32 matrix, one row per text, in input order."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress)
+        bar = progress_bar(total=len(texts), desc=desc, unit="text", disable=not progress)
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             out[rows] = self.embed_batch([texts[i] for i in rows]).numpy()
