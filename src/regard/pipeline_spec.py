@@ -156,8 +156,8 @@ class PipelineParser:
             if name is not None and name != kind:
                 raise PipelineSpecError(f"{token}: {path} is a {kind!r} index; write {kind}(...):{path}")
             self.indexes[token] = index
-            options = {**self.retriever_options.get(kind, {}), **parameters}
-            return _construct(token, lambda: index.retriever(k=self.k, **options))
+            options = {"k": self.k, **self.retriever_options.get(kind, {}), **parameters}
+            return _construct(token, lambda: index.retriever(**options))
         if path.is_file():
             if parameters:
                 raise PipelineSpecError(f"{token}: a run file takes no parameters")
