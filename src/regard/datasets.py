@@ -8,19 +8,21 @@ separated by ``os.pathsep``), to the download cache (``$REGARD_CACHE/datasets``,
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from regard.data import Corpus, Qrels, Query, Run, read_beir_qrels, read_jsonl_queries
-from regard.data import read_trec_qrels, read_trec_run, read_trec_topics
+from regard.data import read_qrels_file, read_queries_file, read_trec_qrels, read_trec_run, read_trec_topics
 from regard.errors import MissingExtraError, RegardError, UnknownDatasetError
 
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{name}.zip"
+IRDS_PREFIX = "irds:"  # ir_datasets ids: irds:beir/scifact/test, irds:msmarco-passage/trec-dl-2019/judged
 VASWANI_URL = "https://raw.githubusercontent.com/terrier-org/pyterrier/master/tests/fixtures/vaswani_npl/{file}"
 
 
@@ -184,6 +186,17 @@ class Dataset:
     def relevance_threshold(self) -> int:
         return self.spec.relevance_threshold
 
+    @property
+    def cache_name(self) -> str:
+        """The name under which cached indexes and stage outputs of this dataset are kept.
+
+        A registry name is its own; a folder or files add a hash of their absolute paths, so two
+        folders that share a base name never share cached indexes.
+        """
+        if self.name in REGISTRY:
+            return self.name
+        return f"{self.name}-{_path_hash(self.root)}"
+
     def splits(self) -> list[str]:
         """Splits with judgments (BEIR: files in ``qrels/``; TREC collections: ``test``)."""
         if self.spec.layout == "beir":
@@ -223,9 +236,116 @@ class Dataset:
         return f"Dataset({self.name!r}, root={str(self.root)!r})"
 
 
-def load_dataset(name: str, download_missing: bool = True) -> Dataset:
-    """Open dataset ``name`` from the mirror or cache, downloading it when missing and allowed."""
+def _path_hash(*paths: Path) -> str:
+    text = "\n".join(str(Path(p).resolve()) for p in paths)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def beir_folder(path: str | Path, relevance_threshold: int = 1) -> Dataset:
+    """A dataset from a folder in the BEIR layout: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
+    root = Path(path)
+    missing = [name for name in ("corpus.jsonl", "queries.jsonl", "qrels") if not (root / name).exists()]
+    if missing:
+        raise RegardError(f"{root}: not a BEIR folder (missing {', '.join(missing)}; expected corpus.jsonl, "
+                          "queries.jsonl and qrels/<split>.tsv)")
+    splits = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
+    if not splits:
+        raise RegardError(f"{root}: no qrels/<split>.tsv file")
+    entry = DatasetSpec(
+        name=root.resolve().name, description=f"BEIR folder {root}", layout="beir",
+        default_split="test" if "test" in splits else splits[0], relevance_threshold=relevance_threshold,
+        downloadable=False,
+    )
+    return Dataset(entry.name, root, entry)
+
+
+class FilesDataset(Dataset):
+    """Queries and judgments from a topics file and a qrels file, with the corpus of ``base`` when given.
+
+    It has one split, ``test``: the qrels file. Without a base dataset there is no corpus, which is
+    enough to evaluate index folders and run files.
+    """
+
+    SPLIT = "test"
+
+    def __init__(self, queries: str | Path, qrels: str | Path, base: Dataset | None = None,
+                 relevance_threshold: int | None = None):
+        self.queries_path, self.qrels_path, self.base = Path(queries), Path(qrels), base
+        threshold = relevance_threshold if relevance_threshold is not None else (
+            base.relevance_threshold if base is not None else 1)
+        name = base.name if base is not None else self.queries_path.stem.replace(".", "-")
+        entry = DatasetSpec(
+            name=name, description=f"topics {self.queries_path}, qrels {self.qrels_path}",
+            layout=base.spec.layout if base is not None else "files", default_split=self.SPLIT,
+            relevance_threshold=threshold, downloadable=False,
+            candidates_file=base.spec.candidates_file if base is not None else None,
+        )
+        super().__init__(name, base.root if base is not None else self.queries_path.parent, entry)
+
+    @property
+    def cache_name(self) -> str:
+        return f"{self.name}-{_path_hash(self.root, self.queries_path, self.qrels_path)}"
+
+    @property
+    def corpus(self):
+        if self.base is None:
+            raise RegardError(f"{self.queries_path} and {self.qrels_path} come without a corpus: name one with "
+                              "--dataset (a folder or dataset name) to build indexes")
+        return self.base.corpus
+
+    def splits(self) -> list[str]:
+        return [self.SPLIT]
+
+    def qrels(self, split: str | None = None) -> Qrels:
+        """The judgments of the qrels file (TREC or BEIR format)."""
+        if (split or self.SPLIT) != self.SPLIT:
+            raise RegardError(f"judgments come from {self.qrels_path}: there is no split {split!r}")
+        return read_qrels_file(self.qrels_path)
+
+    @cached_property
+    def _all_queries(self) -> list[Query]:
+        return read_queries_file(self.queries_path)
+
+    def candidates(self) -> Run:
+        if self.base is None:
+            raise RegardError(f"{self.queries_path}: no dataset given, so no candidate run")
+        return self.base.candidates()
+
+
+def open_dataset(dataset: str | None = None, queries: str | None = None, qrels: str | None = None,
+                 relevance_threshold: int | None = None, download_missing: bool = True):
+    """The dataset the command line names: a dataset name, a BEIR folder or ``irds:<id>``, and/or topics and qrels files.
+
+    ``queries`` and ``qrels`` go together; they replace the dataset's own queries and judgments.
+    """
+    if (queries is None) != (qrels is None):
+        raise RegardError("--queries and --qrels go together: give both files, or neither")
+    if dataset is None and queries is None:
+        raise RegardError("name a dataset (--dataset NAME, FOLDER or irds:ID) or give --queries and --qrels files")
+    base = None if dataset is None else load_dataset(dataset, download_missing, relevance_threshold)
+    if queries is None:
+        return base
+    return FilesDataset(queries, qrels, base, relevance_threshold)
+
+
+def load_dataset(name: str | Path, download_missing: bool = True, relevance_threshold: int | None = None):
+    """Open a dataset: a registry name (mirror, cache or download), a BEIR folder, or ``irds:<id>``.
+
+    ``relevance_threshold`` (the lowest grade that counts as relevant for recall and MAP) overrides
+    the dataset's own.
+    """
+    name = str(name)
+    if name.startswith(IRDS_PREFIX):
+        from regard.irds import IrdsDataset
+
+        return IrdsDataset(name[len(IRDS_PREFIX):], relevance_threshold=relevance_threshold)
+    if name not in REGISTRY and Path(name).is_dir():
+        return beir_folder(name, 1 if relevance_threshold is None else relevance_threshold)
+    if name not in REGISTRY and os.sep in name and not Path(name).exists():
+        raise UnknownDatasetError(f"{name}: no such folder, and not a dataset name (see: regard datasets list)")
     entry = spec(name)
+    if relevance_threshold is not None:
+        entry = replace(entry, relevance_threshold=relevance_threshold)
     root = locate(name)
     if root is None:
         if not download_missing:

@@ -138,6 +138,10 @@ class LocoDataset:
     def relevance_threshold(self) -> int:
         return 1
 
+    @property
+    def cache_name(self) -> str:
+        return self.name
+
     def splits(self) -> list[str]:
         return [SPLIT]
 

@@ -5,6 +5,12 @@ from the first index of the expression: ``ce:MODEL`` (cross-encoder), ``icr:MODE
 (full window) or ``pointwise:MODEL`` (LLM rerankers; the model defaults to SmolLM2-135M-Instruct).
 Operators and precedence follow Python's: ``%`` (cutoff) binds tightest, then ``>>`` (then), then
 ``|`` (reciprocal-rank fusion); parentheses group. Paths must not contain spaces or the operator characters.
+Unlike PyTerrier, where ``|`` is set union, ``|`` here is reciprocal-rank fusion.
+
+An operand can carry parameters: ``NAME(key=value,...):OPERAND``. For an index folder NAME is its kind
+and the parameters go to its retriever (``bm25(k1=1.2,b=0.75):indexes/x``, ``muvera(candidates=500):idx/m``);
+for a reranker NAME is its prefix without the colon (``ce(batch_size=16):models/ce``,
+``listwise(window=20,step=10):MODEL``). Values are numbers, ``true``/``false``, or text.
 """
 
 from __future__ import annotations
@@ -26,11 +32,39 @@ RERANKERS: dict[str, tuple[str, str, str | None]] = {
     "listwise:": ("regard.rerank.listwise", "Listwise", "HuggingFaceTB/SmolLM2-135M-Instruct"),
     "pointwise:": ("regard.rerank.pointwise", "Pointwise", "HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
-_TOKEN = re.compile(r"\s*(>>|\||%|\(|\)|[^\s|%()>]+)")
+_TOKEN = re.compile(r"\s*(>>|\||%|[A-Za-z][\w-]*\([^()]*\):[^\s|%()>]*|\(|\)|[^\s|%()>]+)")
+_WITH_PARAMETERS = re.compile(r"(?P<name>[A-Za-z][\w-]*)\((?P<parameters>[^()]*)\):(?P<target>.*)", re.S)
 
 
 class PipelineSpecError(RegardError, ValueError):
     """A pipeline expression that does not parse."""
+
+
+def parse_value(text: str) -> int | float | bool | str:
+    """``12`` -> 12, ``0.75`` -> 0.75, ``true`` -> True; anything else is text (quotes removed)."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip("'\"")
+
+
+def split_parameters(token: str) -> tuple[str | None, dict, str]:
+    """``bm25(k1=1.2,b=0.75):idx`` -> ("bm25", {"k1": 1.2, "b": 0.75}, "idx"); a plain token -> (None, {}, token)."""
+    match = _WITH_PARAMETERS.fullmatch(token)
+    if match is None:
+        return None, {}, token
+    parameters = {}
+    for item in filter(None, (part.strip() for part in match.group("parameters").split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip().isidentifier():
+            raise PipelineSpecError(f"{token}: expected key=value parameters, got {item!r}")
+        parameters[key.strip()] = parse_value(value.strip())
+    return match.group("name"), parameters, match.group("target")
 
 
 def tokenize(text: str) -> list[str]:
@@ -102,37 +136,55 @@ class PipelineParser:
         return self.open_operand(token)
 
     def open_operand(self, token: str) -> Stage:
-        """The stage for an index folder or a run file path."""
+        """The stage for an index folder, a run file path or a reranker, with its parameters if any."""
         if token in self._stages:
             return self._stages[token]
-        prefix = next((p for p in RERANKERS if token.startswith(p)), None)
-        if prefix:
-            return self._reranker(token, prefix)
-        path = Path(token)
-        if path.is_dir():
-            index = Index.open(path)
-            self.indexes[token] = index
-            stage = index.retriever(k=self.k, **self.retriever_options.get(index.manifest.kind, {}))
-        elif path.is_file():
-            stage = RunFile(path)
+        name, parameters, target = split_parameters(token)
+        if name is not None and f"{name}:" in RERANKERS:
+            stage = self._reranker(token, f"{name}:", target, parameters)
+        elif name is None and (prefix := next((p for p in RERANKERS if token.startswith(p)), None)):
+            stage = self._reranker(token, prefix, token[len(prefix):], {})
         else:
-            raise PipelineSpecError(f"{token}: neither an index folder nor a run file")
+            stage = self._index_or_run(token, name, parameters, Path(target))
         self._stages[token] = stage
         return stage
 
-    def _reranker(self, token: str, prefix: str) -> Stage:
+    def _index_or_run(self, token: str, name: str | None, parameters: dict, path: Path) -> Stage:
+        if path.is_dir():
+            index = Index.open(path)
+            kind = index.manifest.kind
+            if name is not None and name != kind:
+                raise PipelineSpecError(f"{token}: {path} is a {kind!r} index; write {kind}(...):{path}")
+            self.indexes[token] = index
+            options = {"k": self.k, **self.retriever_options.get(kind, {}), **parameters}
+            return _construct(token, lambda: index.retriever(**options))
+        if path.is_file():
+            if parameters:
+                raise PipelineSpecError(f"{token}: a run file takes no parameters")
+            return RunFile(path)
+        raise PipelineSpecError(f"{path}: neither an index folder nor a run file")
+
+    def _reranker(self, token: str, prefix: str, model: str, parameters: dict) -> Stage:
         import importlib
 
         if not self.indexes:
             raise PipelineSpecError(f"{token}: a reranker needs an index before it (for document texts)")
         module, class_name, default = RERANKERS[prefix]
-        model = token[len(prefix):] or default
+        model = model or default
         if not model:
             raise PipelineSpecError(f"{token}: name a model after {prefix!r}")
         stage_class = getattr(importlib.import_module(module), class_name)
-        stage = stage_class(next(iter(self.indexes.values())), model)
-        self._stages[token] = stage
-        return stage
+        return _construct(token, lambda: stage_class(next(iter(self.indexes.values())), model, **parameters))
 
     def _peek(self) -> str | None:
         return self._tokens[0] if self._tokens else None
+
+
+def _construct(token: str, make) -> Stage:
+    """``make()``, with a wrong or unknown parameter reported against the operand that names it."""
+    try:
+        return make()
+    except RegardError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise PipelineSpecError(f"{token}: {err}") from None

@@ -160,7 +160,7 @@ class StageContext:
             raise CheckOnly
         if self.opened:
             return self.opened[0]
-        return self.indexes.any_existing(self.dataset.name) or self.index("bm25", backend="lucene")
+        return self.indexes.any_existing(self.dataset.cache_name) or self.index("bm25", backend="lucene")
 
     def record_model(self, role: str, name: str, revision: str | None = None, **details: Any) -> None:
         """Note a model the pipeline uses (its name and revision go into the provenance record)."""
@@ -254,13 +254,18 @@ def _load_plugins() -> None:
 
 @register_stage("bm25")
 def _bm25(params: Params, context: StageContext) -> Stage:
-    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k."""
+    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k.
+
+    Lucene applies k1 and b at search time, so one index serves every setting (they are not part of
+    its cache key); bm25s stores scores computed with them, so they select its index.
+    """
     backend = params.choice("backend", ("lucene", "bm25s"), "lucene")
     k1, b = params.get("k1", float, 0.9), params.get("b", float, 0.4)
     k = params.positive("k", 1000)
     params.finish()
-    index = context.index("bm25", backend=backend, k1=k1, b=b)
-    return index.retriever(k=k)
+    if backend == "bm25s":
+        return context.index("bm25", backend=backend, k1=k1, b=b).retriever(k=k)
+    return context.index("bm25", backend=backend).retriever(k=k, k1=k1, b=b)
 
 
 @register_stage("dense")

@@ -11,25 +11,45 @@ from regard.cli.run_cmd import make_workspace, split_list, workspace_options
 
 @click.command("benchmark")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--datasets", required=True, help="Comma-separated dataset names, e.g. scifact,vaswani.")
+@click.option("--datasets", default=None,
+              help="Comma-separated datasets: names (scifact,vaswani), BEIR folders or irds:<id> ids.")
+@click.option("--queries", "queries_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Topics file (TREC, TSV or JSONL), with --qrels: one more dataset, on the corpus of --datasets "
+                   "when it names exactly one.")
+@click.option("--qrels", "qrels_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Qrels file (TREC or BEIR TSV), with --queries.")
+@click.option("--relevant-grade", type=int, default=None,
+              help="Lowest grade counted as relevant by recall and MAP (default: each dataset's own).")
 @click.option("--out", default="runs/benchmark", show_default=True, help="Output folder.")
 @click.option("--baseline", default=None, help="Config name to test the others against (default: the first).")
 @click.option("--split", default=None, help="Split (default: each dataset's test split).")
 @workspace_options
-def command(configs, datasets, out, baseline, split, metrics, cache_dir, device, no_cache):
+def command(configs, datasets, queries_file, qrels_file, relevant_grade, out, baseline, split, metrics, cache_dir,
+            device, no_cache):
     """Run each CONFIG on each dataset and write runs, metrics and a report.
 
     OUT/DATASET/ holds a TREC run per config, metrics.json (means, per-query scores, p-values against
     the baseline) and provenance.json; OUT/ holds summary.json, report.md, report.html and the PNG
     plots. Stage outputs are cached, so a rerun recomputes nothing.
     """
+    from regard.datasets import load_dataset, open_dataset
+    from regard.errors import RegardError
     from regard.experiments.benchmark import run_benchmark
     from regard.experiments.config import load_config
     from regard.report.tables import overview_rows
 
     started = time.perf_counter()
     parsed = [load_config(path) for path in configs]
-    result = run_benchmark(parsed, split_list(datasets), out, make_workspace(cache_dir, device, no_cache),
+    names = split_list(datasets or "")
+    if queries_file or qrels_file:
+        if len(names) > 1:
+            raise RegardError("--queries/--qrels take the corpus of at most one dataset; --datasets names several")
+        selected = [open_dataset(names[0] if names else None, queries_file, qrels_file, relevant_grade)]
+    elif names:
+        selected = [load_dataset(name, relevance_threshold=relevant_grade) for name in names]
+    else:
+        raise RegardError("name --datasets, or give --queries and --qrels files")
+    result = run_benchmark(parsed, selected, out, make_workspace(cache_dir, device, no_cache),
                            split_list(metrics), baseline=baseline, split=split)
     header, rows = overview_rows(result.summary)
     click.echo("| " + " | ".join(header) + " |")

@@ -21,16 +21,22 @@ def list_datasets() -> None:
 
 
 @command.command("info")
-@click.argument("name")
-def info(name: str) -> None:
-    """Describe dataset NAME: location, splits, query and judgment counts."""
-    from regard.datasets import load_dataset, spec
+@click.argument("name", required=False)
+@click.option("--queries", "queries_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Topics file (TREC, TSV or JSONL), with --qrels.")
+@click.option("--qrels", "qrels_file", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Qrels file (TREC or BEIR TSV), with --queries.")
+def info(name: str | None, queries_file: str | None, qrels_file: str | None) -> None:
+    """Describe NAME (a dataset name, a BEIR folder or irds:<id>) or topics and qrels files.
 
-    entry = spec(name)
-    click.echo(f"{name}: {entry.description}")
-    if entry.note:
-        click.echo(f"note: {entry.note}")
-    data = load_dataset(name, download_missing=False)
+    Prints the location, the relevance threshold, and query and judgment counts per split.
+    """
+    from regard.datasets import open_dataset
+
+    data = open_dataset(name, queries_file, qrels_file, download_missing=False)
+    click.echo(f"{data.name}: {data.spec.description}")
+    if data.spec.note:
+        click.echo(f"note: {data.spec.note}")
     click.echo(f"location: {data.root}")
     click.echo(f"relevant grade: >= {data.relevance_threshold}")
     for split in data.splits():

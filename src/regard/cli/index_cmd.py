@@ -23,6 +23,12 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
               help="Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, else fp32.")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
+@click.option("--query-prefix", default="", help='dense/dense-chunked: text put before each query, e.g. "query: " '
+              '(E5), "Represent this sentence for searching relevant passages: " (BGE); recorded in the manifest.')
+@click.option("--document-prefix", default="", help='dense/dense-chunked: text put before each document, e.g. '
+              '"passage: " (E5); recorded in the manifest.')
+@click.option("--max-length", type=int, default=None,
+              help="dense/dense-chunked: tokens per text (default: the model's own maximum).")
 @click.option("--device", default=None, help="Encoding device (default: cuda if available, else cpu).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "tsv", "trec"]), default=None,
               help="Corpus file format (default: from the file name or its first line).")
@@ -43,13 +49,13 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--aggregate", type=click.Choice(["maxp", "firstp", "sumtop"]), default="maxp", show_default=True,
               help="dense-chunked: document score from its windows (best, first, sum of the top --top-chunks).")
 @click.option("--top-chunks", type=int, default=3, show_default=True, help="dense-chunked: windows summed by sumtop.")
-def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, device, fmt, overwrite,
-            doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
+def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, query_prefix,
+            document_prefix, max_length, device, fmt, overwrite, doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
             aggregate, top_chunks):
     """Build a KIND index of CORPUS into OUT.
 
-    CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, or a dataset name (e.g.
-    scifact). The index is built beside OUT and moved into place only when complete.
+    CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, a dataset name (e.g.
+    scifact) or an ir_datasets id (irds:beir/scifact/test). The index is built beside OUT and moved into place only when complete.
     """
     from regard.data.corpus import Corpus
     from regard.indexing.index import Index
@@ -69,7 +75,8 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
                           faiss_type=faiss_type, fp16=fp16)
     else:
         params = dict(model=model, faiss_type=faiss_type, fp16=fp16, precision=precision,
-                      batch_size=batch_size, device=device)
+                      batch_size=batch_size, device=device, query_prefix=query_prefix,
+                      document_prefix=document_prefix, max_length=max_length)
         if kind == "dense-chunked":
             params.update(chunk_tokens=chunk_tokens, overlap=chunk_overlap, aggregate=aggregate, top_chunks=top_chunks)
     index = Index.build(source, out, kind=kind, overwrite=overwrite, **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from regard.cli.dataset_options import dataset_options
 from regard.eval.metrics import DEFAULT_METRICS
 
 
@@ -34,25 +35,28 @@ def split_list(text: str) -> list[str]:
 
 @click.command("run")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--dataset", required=True, help="Dataset name, e.g. scifact, vaswani.")
+@dataset_options
 @click.option("--split", default=None, help="Split to run (default: the dataset's test split).")
 @click.option("--out", default=None, help="Output folder (default: runs/NAME-DATASET-SPLIT).")
 @workspace_options
-def command(config, dataset, split, out, metrics, cache_dir, device, no_cache):
-    """Run the pipeline of CONFIG (a YAML file) on DATASET and print its metrics.
+def command(config, dataset, queries_file, qrels_file, relevant_grade, split, out, metrics, cache_dir, device,
+            no_cache):
+    """Run the pipeline of CONFIG (a YAML file) on a dataset (or topics and qrels files) and print its metrics.
 
     Writes the TREC run, metrics.json (means, per-query scores, compute seconds) and provenance.json
     (config and its hash, package versions, models and revisions, seed, hardware).
     """
-    from regard.eval.experiment import format_table, write_results
+    from regard.cli.dataset_options import open_selected_dataset
+    from regard.eval.experiment import format_table, safe_name, write_results
     from regard.experiments.config import load_config
     from regard.experiments.runner import run_config, write_provenance
 
     metric_names = split_list(metrics)
     parsed = load_config(config)
-    result = run_config(parsed, dataset, make_workspace(cache_dir, device, no_cache), metric_names, split)
+    data = open_selected_dataset(dataset, queries_file, qrels_file, relevant_grade, split)
+    result = run_config(parsed, data, make_workspace(cache_dir, device, no_cache), metric_names, split)
     click.echo(format_table([result.result], metric_names))
-    target = out or f"runs/{parsed.name}-{result.dataset}-{result.split}"
+    target = out or f"runs/{parsed.name}-{safe_name(result.dataset)}-{result.split}"
     write_results([result.result], target, result.dataset, result.split, metric_names)
     write_provenance([result], target)
     cache = result.provenance["cache"]

@@ -10,9 +10,9 @@ from typing import Any
 from regard.progress import progress_bar
 
 from regard.data.atomic_file import write_text_atomic
-from regard.datasets import load_dataset, spec
+from regard.datasets import load_dataset
 from regard.errors import RegardError
-from regard.eval.experiment import write_results
+from regard.eval.experiment import safe_name, write_results
 from regard.eval.metrics import evaluate
 from regard.eval.significance import paired_test
 from regard.experiments.config import PipelineConfig
@@ -52,17 +52,19 @@ def order_configs(configs: list[PipelineConfig], baseline: str | None) -> list[P
     return sorted(configs, key=lambda c: c.name != baseline)
 
 
-def run_benchmark(configs: list[PipelineConfig], datasets: list[str], out: str | Path, workspace: Workspace,
+def run_benchmark(configs: list[PipelineConfig], datasets: list, out: str | Path, workspace: Workspace,
                   metrics, baseline: str | None = None, split: str | None = None,
                   report: bool = True) -> BenchmarkResult:
-    """Run each config on each dataset; write ``OUT/DATASET/`` runs, metrics and provenance, the summary and report."""
+    """Run each config on each dataset; write ``OUT/DATASET/`` runs, metrics and provenance, the summary and report.
+
+    ``datasets`` holds names, BEIR folders, ``irds:<id>`` ids, or opened datasets.
+    """
     out = Path(out)
     metrics = list(metrics)
     if "ndcg@10" not in metrics:
         metrics.insert(0, "ndcg@10")
     ordered = order_configs(configs, baseline)
-    for name in datasets:
-        spec(name)  # an unknown name fails before any work
+    opened = [load_dataset(d) if isinstance(d, (str, Path)) else d for d in datasets]  # unknown names fail first
     summary: dict[str, Any] = {
         "baseline": ordered[0].name, "metrics": metrics, "recall_depths": list(RECALL_DEPTHS),
         "configs": {c.name: {"hash": c.hash, "path": c.path, "description": c.description} for c in ordered},
@@ -70,8 +72,8 @@ def run_benchmark(configs: list[PipelineConfig], datasets: list[str], out: str |
     }
     every_run: list[ConfigRun] = []
     bar = progress_bar(total=len(ordered) * len(datasets), desc="Benchmark", unit="run")
-    for name in datasets:
-        data = load_dataset(name)
+    for data in opened:
+        name = safe_name(data.name)
         runs = []
         for config in ordered:
             bar.set_postfix_str(f"{name}: {config.name}")

@@ -40,7 +40,7 @@ class IndexCache:
 
     def get(self, dataset: "Dataset", kind: str, **params: Any) -> Index:
         """Open the cached index, or build it (atomically) when it is missing or incomplete."""
-        folder = self.folder(dataset.name, kind, params)
+        folder = self.folder(dataset.cache_name, kind, params)
         with self._lock:
             if folder in self._open:
                 return self._open[folder]

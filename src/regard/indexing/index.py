@@ -20,14 +20,14 @@ CorpusLike = Corpus | str | Path | Iterable[Document]
 
 def as_corpus(corpus) -> Corpus | Iterable[Document]:
     """A Corpus from a path or a dataset name; datasets and document iterables pass through."""
-    from regard.datasets import REGISTRY, Dataset, load_dataset
+    from regard.datasets import IRDS_PREFIX, REGISTRY, Dataset, load_dataset
 
-    if isinstance(corpus, Dataset):
+    if isinstance(corpus, Dataset) or hasattr(corpus, "qrels"):  # any dataset (also irds:, LoCo)
         return corpus.corpus
     if isinstance(corpus, (str, Path)):
         if Path(corpus).exists():
             return Corpus(corpus)
-        if str(corpus) in REGISTRY:
+        if str(corpus) in REGISTRY or str(corpus).startswith(IRDS_PREFIX):
             return load_dataset(str(corpus)).corpus
         raise RegardError(f"{corpus}: no such file or folder, and not a dataset name (see: regard datasets list)")
     return checked_documents(corpus)
@@ -57,7 +57,8 @@ class Index:
               **params) -> "Index":
         """Build an index of ``kind`` (``bm25``, ``dense``, ``multivector`` or ``muvera``) over ``corpus`` into ``out``.
 
-        ``corpus`` is a Corpus, a file or BEIR folder path, a dataset name, or an iterable of Documents.
+        ``corpus`` is a Corpus, a file or BEIR folder path, a dataset name or ``irds:<id>``, a dataset, or an
+        iterable of Documents.
         The index is built in a staging folder beside ``out`` and renamed into place at the end; an
         interrupted build leaves ``out`` untouched, and a rerun resumes cached encoding work.
         Extra ``params`` go to the kind's builder (e.g. ``backend="bm25s"``, ``model=...``, ``faiss_type="hnsw"``).

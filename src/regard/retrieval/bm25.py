@@ -23,7 +23,7 @@ class BM25(Retriever):
         else:
             from regard.indexing.bm25s_backend import Bm25sBM25
 
-            if (k1, b) != (None, None):
+            if (self.k1, self.b) != (params.get("k1"), params.get("b")):
                 raise ValueError("the bm25s backend fixes k1 and b at build time; rebuild the index to change them")
             self._searcher = Bm25sBM25(index.folder, index.docstore.ids(), threads=threads)
         self.name = index.name
