@@ -116,3 +116,17 @@ def test_a_complete_run_gives_no_coverage_warning(caplog):
     with caplog.at_level("WARNING", logger="regard"):
         evaluation = evaluate_full(Run({"q1": [("a", 1.0)]}), Qrels({"q1": {"a": 1}}), ["p@1"])
     assert evaluation.complete and "covers" not in caplog.text
+
+
+def test_run_is_stored_compactly_and_reads_back_as_pairs():
+    import sys
+
+    docids = [f"doc{i}" for i in range(1000)]
+    run = Run({f"q{q}": [(d, float(i)) for i, d in enumerate(docids)] for q in range(20)})
+    assert run["q3"][0] == ("doc999", 999.0) and len(run["q3"]) == 1000
+    assert run.scores("q3")[0] == 999.0 and not run.scores("q3").flags.writeable
+    # Per entry: a list slot (the docid string is shared) and 8 bytes of float64, not a tuple and a float.
+    per_query = sys.getsizeof(run._docids["q3"]) + run._scores["q3"].nbytes
+    assert per_query < 1000 * 20
+    assert run.cut(10) == Run({q: hits[:10] for q, hits in run.items()})
+    assert run.to_dict()["q0"]["doc5"] == 5.0

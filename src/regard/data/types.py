@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -54,16 +56,23 @@ class Run:
     """A ranking per query: qid -> [(docid, score), ...], best first; equal scores by docid descending.
 
     The tie order is trec_eval's, so metrics see exactly the order the run stores and writes.
-
     Runs are immutable values: operations return new runs.
+
+    Stored compactly: per query, a list of docids (the strings shared with whoever made them) and a
+    float64 array of scores, about 16 bytes per entry instead of a tuple and a float object each
+    (MS MARCO dev, 6,980 queries x 1,000, costs about 110 MB rather than 600 MB). ``run[qid]`` builds
+    the ``(docid, score)`` list when asked.
     """
 
-    __slots__ = ("_rankings",)
+    __slots__ = ("_docids", "_scores")
 
     def __init__(self, rankings: Mapping[str, Iterable[tuple[str, float]]] | None = None):
-        self._rankings: dict[str, list[tuple[str, float]]] = {}
+        self._docids: dict[str, list[str]] = {}
+        self._scores: dict[str, np.ndarray] = {}
         for qid, hits in (rankings or {}).items():
-            self._rankings[qid] = ranked(hits)
+            pairs = ranked(hits)
+            self._docids[qid] = [d for d, _ in pairs]
+            self._scores[qid] = np.fromiter((s for _, s in pairs), dtype=np.float64, count=len(pairs))
 
     @classmethod
     def from_scores(cls, scores: Mapping[str, Mapping[str, float]]) -> "Run":
@@ -71,42 +80,51 @@ class Run:
         return cls({qid: per_doc.items() for qid, per_doc in scores.items()})
 
     def __getitem__(self, qid: str) -> list[tuple[str, float]]:
-        return self._rankings[qid]
+        return list(zip(self._docids[qid], self._scores[qid].tolist()))
 
     def get(self, qid: str, default=None):
-        return self._rankings.get(qid, default)
+        return self[qid] if qid in self._docids else default
 
     def __contains__(self, qid: object) -> bool:
-        return qid in self._rankings
+        return qid in self._docids
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rankings)
+        return iter(self._docids)
 
     def __len__(self) -> int:
-        return len(self._rankings)
+        return len(self._docids)
 
-    def items(self):
-        return self._rankings.items()
+    def items(self) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+        """(qid, ranking) pairs, each ranking built as it is reached."""
+        return ((qid, self[qid]) for qid in self._docids)
 
     def qids(self) -> list[str]:
-        return list(self._rankings)
+        return list(self._docids)
 
     def cut(self, k: int) -> "Run":
         """The top ``k`` documents of every query."""
         out = Run()
-        out._rankings = {q: hits[:k] for q, hits in self._rankings.items()}
+        out._docids = {q: docids[:k] for q, docids in self._docids.items()}
+        out._scores = {q: scores[:k].copy() for q, scores in self._scores.items()}
         return out
 
     def docids(self, qid: str) -> list[str]:
-        return [d for d, _ in self._rankings.get(qid, [])]
+        return list(self._docids.get(qid, []))
+
+    def scores(self, qid: str) -> np.ndarray:
+        """The scores of ``qid``'s ranking, best first (a read-only view)."""
+        view = self._scores[qid].view()
+        view.flags.writeable = False
+        return view
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         """qid -> {docid: score}, the shape pytrec_eval and ir-measures take."""
-        return {q: dict(hits) for q, hits in self._rankings.items()}
+        return {q: dict(zip(docids, self._scores[q].tolist())) for q, docids in self._docids.items()}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and self._rankings == other._rankings
+        return (isinstance(other, Run) and self._docids == other._docids
+                and all(np.array_equal(s, other._scores[q]) for q, s in self._scores.items()))
 
     def __repr__(self) -> str:
-        depth = max((len(h) for h in self._rankings.values()), default=0)
-        return f"Run({len(self._rankings)} queries, depth <= {depth})"
+        depth = max((len(d) for d in self._docids.values()), default=0)
+        return f"Run({len(self._docids)} queries, depth <= {depth})"
