@@ -223,6 +223,17 @@ class Dataset:
         return f"Dataset({self.name!r}, root={str(self.root)!r})"
 
 
+def corpus_fingerprint(dataset: Dataset) -> str:
+    """A fingerprint of the bytes of the files ``dataset``'s corpus is read from.
+
+    Each file is hashed once per change of its path, size, modification time or inode (digests are
+    remembered under ``$REGARD_CACHE/file-digests``), so caches keyed by it notice an edited mirror cheaply.
+    """
+    from regard.data.fingerprint import files_fingerprint
+
+    return files_fingerprint(dataset.corpus.files(), memo_dir=cache_root() / "file-digests")
+
+
 def load_dataset(name: str, download_missing: bool = True) -> Dataset:
     """Open dataset ``name`` from the mirror or cache, downloading it when missing and allowed."""
     entry = spec(name)
