@@ -160,7 +160,7 @@ class StageContext:
             raise CheckOnly
         if self.opened:
             return self.opened[0]
-        return self.indexes.any_existing(self.dataset.name) or self.index("bm25", backend="lucene")
+        return self.indexes.any_existing(self.dataset) or self.index("bm25", backend="lucene")
 
     def record_model(self, role: str, name: str, revision: str | None = None, **details: Any) -> None:
         """Note a model the pipeline uses (its name and revision go into the provenance record)."""
