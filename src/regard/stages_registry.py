@@ -267,6 +267,7 @@ def _bm25(params: Params, context: StageContext) -> Stage:
 def _dense(params: Params, context: StageContext) -> Stage:
     """Dense retrieval over a FAISS index (or rescoring an incoming run); model, precision, faiss, k, ..."""
     from regard.encoders.dense import effective_precision
+    from regard.indexing.faiss_index import FP16_TYPES
     from regard.models import DEFAULT_DENSE_MODEL, choose_device
 
     device = choose_device(context.device)
@@ -278,6 +279,9 @@ def _dense(params: Params, context: StageContext) -> Stage:
         max_length=params.get("max_length", int, None), query_prefix=params.get("query_prefix", str, ""),
         document_prefix=params.get("document_prefix", str, ""),
     )
+    if build["fp16"] and build["faiss_type"] not in FP16_TYPES:
+        raise params.at("fp16").error(f"fp16 applies to {' and '.join(FP16_TYPES)} FAISS indexes, "
+                                      f"not {build['faiss_type']}")
     batch_size = params.positive("batch_size", 64)
     k = params.positive("k", 1000)
     params.finish()

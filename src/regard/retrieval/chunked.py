@@ -16,6 +16,7 @@ import numpy as np
 
 from regard.data.types import Query, Run
 from regard.indexing.chunks import AGGREGATES, ChunkMap, split_chunk_id
+from regard.indexing.faiss_index import search_parameters, stored_vectors
 from regard.pipeline import Stage
 from regard.retrieval.dense import DenseRetriever
 
@@ -101,15 +102,11 @@ class ChunkedDenseRetriever(DenseRetriever):
             import faiss
 
             firsts = self.chunks.offsets[:-1][np.diff(self.chunks.offsets) > 0]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(firsts))
+            params = search_parameters(self._faiss, faiss.IDSelectorBatch(firsts))
             depth = min(self.k, len(self._ids))
         else:
             depth = min(self.depth, total)
-        try:
-            _, positions = self._faiss.search(vectors, depth, params=params)
-        except RuntimeError:  # an index type that takes no selector here: search all, keep first chunks
-            _, positions = self._faiss.search(vectors, min(self.depth, total))
-            positions = np.where(self.chunk_number[positions] == 0, positions, -1)
+        _, positions = self._faiss.search(vectors, depth, params=params)
         result = []
         for row in positions:
             documents = self.chunk_document[row[row >= 0]]
@@ -123,7 +120,7 @@ class ChunkedDenseRetriever(DenseRetriever):
         chunk_positions = self.chunks.chunks_of(documents)
         if self.mode == "firstp":
             chunk_positions = self.chunks.offsets[documents]
-        stored = self._faiss.reconstruct_batch(chunk_positions)
+        stored = stored_vectors(self._faiss, chunk_positions)
         scores = stored @ vector
         keys, values = aggregate(self.chunk_document[chunk_positions], self.chunk_number[chunk_positions], scores,
                                  self.mode, self.top_chunks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from regard.data.types import Query, Run
+from regard.indexing.faiss_index import stored_vectors
 from regard.pipeline import Stage
 
 
@@ -55,7 +56,7 @@ class DenseRetriever(Stage):
             if not candidates:
                 rankings[query.id] = []
                 continue
-            stored = self._faiss.reconstruct_batch(np.array([self._positions[d] for d in candidates], dtype=np.int64))
+            stored = stored_vectors(self._faiss, np.array([self._positions[d] for d in candidates], dtype=np.int64))
             scores = stored @ vector
             rankings[query.id] = list(zip(candidates, scores.tolist()))
         return Run(rankings)
