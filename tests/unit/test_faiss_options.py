@@ -116,3 +116,17 @@ def test_training_sample_reads_distinct_rows_of_a_memory_mapped_matrix(tmp_path)
     rows = np.round(sample[:, 0] * 1000).astype(int)
     assert len(set(rows.tolist())) == 50
     assert training_sample(matrix, 5000).shape == (1000, 4)
+
+
+def test_an_ivfpq_index_saved_without_a_direct_map_still_rescores(tmp_path):
+    import faiss
+
+    from regard.indexing.faiss_index import load_faiss, save_faiss, stored_vectors
+
+    vectors = np.random.default_rng(2).standard_normal((400, 8)).astype(np.float32)
+    index, params = build_faiss(vectors, "ivfpq")
+    positions = np.array([3, 150, 399])
+    expected = stored_vectors(index, positions)
+    faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.NoMap)  # as indexes built before the map
+    save_faiss(index, tmp_path)
+    assert np.array_equal(stored_vectors(load_faiss(tmp_path, params), positions), expected)
