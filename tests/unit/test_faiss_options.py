@@ -130,3 +130,23 @@ def test_an_ivfpq_index_saved_without_a_direct_map_still_rescores(tmp_path):
     faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.NoMap)  # as indexes built before the map
     save_faiss(index, tmp_path)
     assert np.array_equal(stored_vectors(load_faiss(tmp_path, params), positions), expected)
+
+
+def test_ivfpq_search_returns_k_documents_when_its_probed_lists_hold_fewer():
+    import faiss
+
+    from regard.indexing.faiss_index import search
+
+    vectors = np.random.default_rng(3).standard_normal((3000, 8)).astype(np.float32)
+    index, params = build_faiss(vectors, "ivfpq")
+    assert params["nprobe"] < params["nlist"]
+    _, plain = index.search(vectors[:4], 1000)
+    assert ((plain >= 0).sum(axis=1) < 1000).all()  # what FAISS alone returns: only the probed lists
+    scores, positions = search(index, vectors[:4], 1000)
+    assert ((positions >= 0).sum(axis=1) == 1000).all()
+    assert all(len(set(row.tolist())) == 1000 for row in positions)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+    allowed = np.arange(0, 3000, 6)  # 500 positions: a selector admitting fewer than k
+    _, selected = search(index, vectors[:2], 1000, faiss.IDSelectorBatch(allowed))
+    for row in selected:
+        assert sorted(row[row >= 0].tolist()) == allowed.tolist()

@@ -130,10 +130,33 @@ def stored_vectors(index: object, positions: np.ndarray) -> np.ndarray:
     return index.reconstruct_batch(positions)
 
 
-def search_parameters(index: object, selector: object) -> object:
-    """Search parameters restricting ``index``'s search to ``selector``, of the class its type expects."""
+def search_parameters(index: object, selector: object = None, nprobe: int | None = None) -> object | None:
+    """Search parameters of the class ``index``'s type expects: a ``selector`` restricting the search,
+    and for IVF indexes the lists probed (``nprobe``, default the index's own)."""
     faiss = _faiss()
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None:
-        return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
-    return faiss.SearchParameters(sel=selector)
+        return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or ivf.nprobe)
+    return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+
+def search(index: object, queries: np.ndarray, k: int, selector: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the top ``k`` per query, like ``index.search``, but without IVF's silent cut.
+
+    An IVF index scans only ``nprobe`` of its lists, which can hold fewer than ``k`` vectors: queries
+    left short are searched again with twice the lists, up to all of them, so each query gets ``k``
+    results whenever the index (or the ``selector``) admits that many. Other types return ``k`` already.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores, positions = index.search(queries, k, params=search_parameters(index, selector))
+    ivf = _faiss().try_extract_index_ivf(index)
+    if ivf is None:
+        return scores, positions
+    nprobe = ivf.nprobe
+    short = np.flatnonzero((positions >= 0).sum(axis=1) < k)
+    while len(short) and nprobe < ivf.nlist:
+        nprobe = min(ivf.nlist, 2 * nprobe)
+        more_scores, more_positions = index.search(queries[short], k, params=search_parameters(index, selector, nprobe))
+        scores[short], positions[short] = more_scores, more_positions
+        short = short[(more_positions >= 0).sum(axis=1) < k]
+    return scores, positions

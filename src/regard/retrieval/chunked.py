@@ -16,7 +16,7 @@ import numpy as np
 
 from regard.data.types import Query, Run
 from regard.indexing.chunks import AGGREGATES, ChunkMap, split_chunk_id
-from regard.indexing.faiss_index import search_parameters, stored_vectors
+from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Stage
 from regard.retrieval.dense import DenseRetriever
 
@@ -97,16 +97,16 @@ class ChunkedDenseRetriever(DenseRetriever):
     def _candidates(self, vectors: np.ndarray) -> list[np.ndarray]:
         """Candidate document positions per query, from a search of the chunk vectors."""
         total = len(self.chunk_document)
-        params = None
+        selector = None
         if self.mode == "firstp":  # search first chunks only: exactly a truncated index
             import faiss
 
             firsts = self.chunks.offsets[:-1][np.diff(self.chunks.offsets) > 0]
-            params = search_parameters(self._faiss, faiss.IDSelectorBatch(firsts))
+            selector = faiss.IDSelectorBatch(firsts)
             depth = min(self.k, len(self._ids))
         else:
             depth = min(self.depth, total)
-        _, positions = self._faiss.search(vectors, depth, params=params)
+        _, positions = search(self._faiss, vectors, depth, selector)
         result = []
         for row in positions:
             documents = self.chunk_document[row[row >= 0]]

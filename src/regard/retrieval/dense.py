@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from regard.data.types import Query, Run
-from regard.indexing.faiss_index import stored_vectors
+from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Stage
 
 
@@ -41,7 +41,7 @@ class DenseRetriever(Stage):
         if run is not None:
             return self._rescore(queries, vectors, run)
         k = min(self.k, len(self._ids))
-        scores, positions = self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        scores, positions = search(self._faiss, vectors, k)
         return Run({
             q.id: [(self._ids[p], float(s)) for p, s in zip(row_pos, row_scores) if p >= 0]
             for q, row_pos, row_scores in zip(queries, positions, scores)
