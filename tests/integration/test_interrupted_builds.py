@@ -19,7 +19,7 @@ import regard.encoders.cache as embedding_cache
 from regard import Corpus, Index
 from regard.encoders.dense import DenseEncoder
 from regard.indexing.atomic import staging_dirs
-from regard.indexing.locks import lock_path
+from regard.locks import lock_path
 from regard.models import resolve_model
 
 pytestmark = pytest.mark.integration

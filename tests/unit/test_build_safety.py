@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from regard.cli.main import cli
 from regard.indexing.atomic import staging_dirs
 from regard.indexing.index import Index
-from regard.indexing.locks import lock_path
+from regard.locks import lock_path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

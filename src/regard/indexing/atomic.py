@@ -1,7 +1,7 @@
 """Build a directory beside its target and rename it into place only when complete.
 
 Each build stages into its own hidden folder beside the target (``.NAME.partial-PID-RANDOM``) while it
-holds the target's inter-process lock (``indexing/locks.py``), so two builders of one target never
+holds the target's inter-process lock (``regard/locks.py``), so two builders of one target never
 touch each other's work: the second waits for the first. Staging folders left by killed builders are
 removed by the next build of the same target, which holds the lock, so no live builder owns them.
 """
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from regard.errors import RegardError
-from regard.indexing.locks import target_lock
+from regard.locks import target_lock
 from regard.indexing.manifest import MANIFEST_NAME
 
 _STAGING_MARK = ".partial"
