@@ -105,3 +105,14 @@ def test_index_folder_changes_with_the_model_revision(tiny_mirror, tmp_path, mon
     assert cache.folder(dataset, "dense", {"model": "some-org/encoder"}) != first
     assert cache.folder(dataset, "dense", {"model": "some-org/encoder", "batch_size": 8}) == \
         cache.folder(dataset, "dense", {"model": "some-org/encoder"})
+
+
+def test_training_bm25_index_follows_the_corpus(tiny_mirror):
+    from regard.training.data import cached_bm25_index
+
+    first = cached_bm25_index(load_dataset("scifact"), backend="bm25s")
+    assert cached_bm25_index(load_dataset("scifact"), backend="bm25s").folder == first.folder
+    _edit_document(tiny_mirror, "d39", "topic 2 subject 1 topic 2 subject 1")
+    second = cached_bm25_index(load_dataset("scifact"), backend="bm25s")
+    assert second.folder != first.folder
+    assert second.retriever(k=1).search("topic 2 subject 1")[0][0] == "d39"
