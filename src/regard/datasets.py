@@ -328,6 +328,24 @@ def open_dataset(dataset: str | None = None, queries: str | None = None, qrels: 
     return FilesDataset(queries, qrels, base, relevance_threshold)
 
 
+def corpus_fingerprint(dataset: Dataset) -> str:
+    """A fingerprint of the bytes of the files ``dataset``'s corpus is read from.
+
+    Each file is hashed once per change of its path, size, modification time or inode (digests are
+    remembered under ``$REGARD_CACHE/file-digests``), so caches keyed by it notice an edited mirror cheaply.
+    """
+    from regard.data.fingerprint import files_fingerprint
+
+    try:
+        corpus = dataset.corpus
+    except RegardError:  # topics and qrels files without a corpus
+        corpus = None
+    files = getattr(corpus, "files", None)
+    if files is None:  # no local corpus files (ir_datasets versions its data by id)
+        return hashlib.sha256(f"{type(corpus).__name__}:{dataset.cache_name}".encode()).hexdigest()
+    return files_fingerprint(files(), memo_dir=cache_root() / "file-digests")
+
+
 def load_dataset(name: str | Path, download_missing: bool = True, relevance_threshold: int | None = None):
     """Open a dataset: a registry name (mirror, cache or download), a BEIR folder, or ``irds:<id>``.
 

@@ -103,6 +103,10 @@ class LocoCorpus:
         self.task = task
         self.skipped_empty = 0
 
+    def files(self) -> list[Path]:
+        """The files the documents are read from (for content fingerprints)."""
+        return _files(self.path, self.task)
+
     def __iter__(self) -> Iterator[Document]:
         seen: set[str] = set()
         self.skipped_empty = 0

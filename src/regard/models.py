@@ -48,6 +48,24 @@ def resolve_model(name: str) -> ResolvedModel:
     return ResolvedModel(name=hub_name, location=hub_name, source="hub")
 
 
+def model_revision(name: str) -> str | None:
+    """What identifies the weights ``name`` loads now: the Hugging Face snapshot hash, or the offline
+    package and its version; None for a local path (its files identify it) or a model not available locally.
+    """
+    resolved = resolve_model(name)
+    if resolved.revision:
+        return resolved.revision
+    if resolved.source.startswith("package:"):
+        from importlib.metadata import PackageNotFoundError, version
+
+        package = resolved.source.split(":", 1)[1]
+        try:
+            return f"{package}=={version(package.replace('_', '-'))}"
+        except PackageNotFoundError:
+            return package
+    return None
+
+
 def _hf_cache_snapshot(hub_name: str) -> Path | None:
     if "/" not in hub_name:
         return None

@@ -160,7 +160,7 @@ class StageContext:
             raise CheckOnly
         if self.opened:
             return self.opened[0]
-        return self.indexes.any_existing(self.dataset.cache_name) or self.index("bm25", backend="lucene")
+        return self.indexes.any_existing(self.dataset) or self.index("bm25", backend="lucene")
 
     def record_model(self, role: str, name: str, revision: str | None = None, **details: Any) -> None:
         """Note a model the pipeline uses (its name and revision go into the provenance record)."""
@@ -272,6 +272,7 @@ def _bm25(params: Params, context: StageContext) -> Stage:
 def _dense(params: Params, context: StageContext) -> Stage:
     """Dense retrieval over a FAISS index (or rescoring an incoming run); model, precision, faiss, k, ..."""
     from regard.encoders.dense import effective_precision
+    from regard.indexing.faiss_index import FP16_TYPES
     from regard.models import DEFAULT_DENSE_MODEL, choose_device
 
     device = choose_device(context.device)
@@ -283,6 +284,9 @@ def _dense(params: Params, context: StageContext) -> Stage:
         max_length=params.get("max_length", int, None), query_prefix=params.get("query_prefix", str, ""),
         document_prefix=params.get("document_prefix", str, ""),
     )
+    if build["fp16"] and build["faiss_type"] not in FP16_TYPES:
+        raise params.at("fp16").error(f"fp16 applies to {' and '.join(FP16_TYPES)} FAISS indexes, "
+                                      f"not {build['faiss_type']}")
     batch_size = params.positive("batch_size", 64)
     k = params.positive("k", 1000)
     params.finish()

@@ -36,6 +36,20 @@ def tiny_checkpoint(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_m2(tmp_path_factory):
+    """A random one-layer M2-BERT checkpoint (16-dimensional vectors): a fast dense encoder for index tests."""
+    from transformers import AutoTokenizer
+
+    from regard.encoders.m2bert import M2BertConfig, M2BertModel, save_checkpoint
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
+    config = M2BertConfig(hidden_size=16, num_hidden_layers=1, intermediate_size=32, max_position_embeddings=32,
+                          long_conv_l_max=32, hyena_filter_order=8)
+    return save_checkpoint(M2BertModel(config).eval(), tmp_path_factory.mktemp("m2"), tokenizer=tokenizer)
+
+
 @pytest.fixture()
 def tiny_mirror(tmp_path, monkeypatch) -> Path:
     """A 40-document BEIR folder named like scifact, with 20 train queries, in a REGARD_DATA mirror."""

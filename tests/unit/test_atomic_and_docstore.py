@@ -9,7 +9,7 @@ import pytest
 
 from regard.data import Document
 from regard.errors import BadIndexError, RegardError
-from regard.indexing.atomic import atomic_directory, staging_dir
+from regard.indexing.atomic import atomic_directory, staging_dirs
 from regard.indexing.docstore import DOCSTORE_NAME, DocStore, write_docstore
 from regard.indexing.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
 
@@ -22,19 +22,30 @@ def listing(folder: Path) -> dict[str, str]:
 def make_existing_index(target: Path) -> None:
     target.mkdir()
     (target / "old.txt").write_text("old index")
+    (target / MANIFEST_NAME).write_text(json.dumps({"kind": "bm25", "format_version": FORMAT_VERSION}))
+
+
+OLD_INDEX = {"old.txt": "old index", MANIFEST_NAME: json.dumps({"kind": "bm25", "format_version": FORMAT_VERSION})}
 
 
 # --- atomic_directory ----------------------------------------------------------------------------------------
 
 
-def test_staging_folder_is_hidden_beside_the_target(tmp_path):
-    assert staging_dir(tmp_path / "idx") == tmp_path / ".idx.partial"
+def test_staging_folders_are_hidden_beside_the_target_and_unique(tmp_path):
+    target = tmp_path / "idx"
+    seen = []
+    for _ in range(2):
+        with atomic_directory(target, overwrite=True) as staging:
+            assert staging.parent == tmp_path and staging.name.startswith(".idx.partial-")
+            assert staging_dirs(target) == [staging]
+            seen.append(staging.name)
+    assert seen[0] != seen[1]
 
 
 def test_success_renames_staging_into_place(tmp_path):
     target = tmp_path / "nested" / "idx"
     with atomic_directory(target) as staging:
-        assert staging == staging_dir(target)
+        assert staging in staging_dirs(target)
         assert staging.is_dir() and not target.exists()
         (staging / "data.txt").write_text("new")
     assert listing(target) == {"data.txt": "new"}
@@ -49,7 +60,7 @@ def test_failure_removes_staging_and_creates_no_target(tmp_path):
             (staging / "half.txt").write_text("partial")
             raise RuntimeError("boom")
     assert not target.exists()
-    assert not staging_dir(target).exists()
+    assert not staging_dirs(target)
 
 
 def test_failure_leaves_an_existing_target_untouched(tmp_path):
@@ -59,8 +70,8 @@ def test_failure_leaves_an_existing_target_untouched(tmp_path):
         with atomic_directory(target, overwrite=True) as staging:
             (staging / "new.txt").write_text("new")
             raise RuntimeError("boom")
-    assert listing(target) == {"old.txt": "old index"}
-    assert not staging_dir(target).exists()
+    assert listing(target) == OLD_INDEX
+    assert not staging_dirs(target)
 
 
 def test_existing_target_without_overwrite_is_refused(tmp_path):
@@ -71,8 +82,8 @@ def test_existing_target_without_overwrite_is_refused(tmp_path):
             pytest.fail("the body must not run")
     assert str(target) in str(caught.value)
     assert "overwrite" in str(caught.value)
-    assert listing(target) == {"old.txt": "old index"}
-    assert not staging_dir(target).exists()
+    assert listing(target) == OLD_INDEX
+    assert not staging_dirs(target)
 
 
 def test_overwrite_replaces_the_target(tmp_path):
@@ -80,7 +91,7 @@ def test_overwrite_replaces_the_target(tmp_path):
     make_existing_index(target)
     with atomic_directory(target, overwrite=True) as staging:
         (staging / "new.txt").write_text("new index")
-        assert listing(target) == {"old.txt": "old index"}  # untouched until the body is done
+        assert listing(target) == OLD_INDEX  # untouched until the body is done
     assert listing(target) == {"new.txt": "new index"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no staging, no retired copy
 
@@ -94,21 +105,77 @@ def test_interrupt_removes_staging_and_leaves_target(tmp_path):
         with atomic_directory(target, overwrite=True) as staging:
             (staging / "step1.txt").write_text("done")
             raise KeyboardInterrupt
-    assert listing(target) == {"old.txt": "old index"}
-    assert not staging_dir(target).exists()
+    assert listing(target) == OLD_INDEX
+    assert not staging_dirs(target)
 
 
 def test_stale_staging_from_a_killed_build_is_cleared(tmp_path):
     target = tmp_path / "idx"
-    stale = staging_dir(target)
-    stale.mkdir()
-    (stale / "stale.txt").write_text("from a killed process")
+    stale = [tmp_path / ".idx.partial", tmp_path / ".idx.partial-999999-0badc0de"]  # old and new naming
+    for folder in stale:
+        folder.mkdir()
+        (folder / "stale.txt").write_text("from a killed process")
+    unrelated = tmp_path / ".idx.partialities"
+    unrelated.mkdir()
     with atomic_directory(target) as staging:
-        assert staging == stale
+        assert staging not in stale
         assert list(staging.iterdir()) == []  # starts empty
+        assert staging_dirs(target) == [staging]  # the dead builds' folders are gone
         (staging / "fresh.txt").write_text("new")
     assert listing(target) == {"fresh.txt": "new"}
-    assert not stale.exists()
+    assert not any(folder.exists() for folder in stale)
+    assert unrelated.is_dir()  # not a staging folder of this target
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_regard_index(tmp_path):
+    target = tmp_path / "work"
+    target.mkdir()
+    (target / "thesis.tex").write_text("years of work")
+    (target / "chapters").mkdir()
+    (target / "chapters" / "one.tex").write_text("chapter one")
+    with pytest.raises(RegardError, match="not a regard index") as caught:
+        with atomic_directory(target, overwrite=True):
+            pytest.fail("the body must not run")
+    assert str(target) in str(caught.value)
+    assert listing(target) == {"thesis.tex": "years of work", "chapters/one.tex": "chapter one"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+@pytest.mark.parametrize("manifest", ["{not json", "[1, 2]", '{"other": 1}'])
+def test_overwrite_refuses_an_unreadable_manifest(tmp_path, manifest):
+    target = tmp_path / "idx"
+    target.mkdir()
+    (target / MANIFEST_NAME).write_text(manifest)
+    with pytest.raises(RegardError, match="not a regard index"):
+        with atomic_directory(target, overwrite=True):
+            pytest.fail("the body must not run")
+    assert listing(target) == {MANIFEST_NAME: manifest}
+
+
+def test_overwrite_refuses_a_file(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    with pytest.raises(RegardError, match="not a folder"):
+        with atomic_directory(target, overwrite=True):
+            pytest.fail("the body must not run")
+    assert target.read_text() == "keep me"
+
+
+def test_overwrite_may_fill_an_empty_folder(tmp_path):
+    target = tmp_path / "idx"
+    target.mkdir()
+    with atomic_directory(target, overwrite=True) as staging:
+        (staging / "data.txt").write_text("new")
+    assert listing(target) == {"data.txt": "new"}
+
+
+def test_an_index_retired_by_a_build_killed_mid_swap_is_restored(tmp_path):
+    target = tmp_path / "idx"
+    make_existing_index(tmp_path / ".idx.old")  # the old index, moved aside just before the kill
+    with pytest.raises(RegardError, match="already exists"):
+        with atomic_directory(target):
+            pytest.fail("the body must not run")
+    assert listing(target) == OLD_INDEX
 
 
 # --- document store ---------------------------------------------------------------------------------------------

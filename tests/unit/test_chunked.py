@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from blank_queries import assert_blank_queries_get_empty_rankings
 from regard.data.types import Document, Query, Run
-from regard.encoders.m2bert import M2BertConfig, M2BertEncoder, M2BertModel, save_checkpoint
+from regard.encoders.m2bert import M2BertEncoder
 from regard.indexing.chunks import ChunkMap, Chunker, chunk_corpus, chunk_documents, chunk_id, split_chunk_id
 from regard.indexing.index import Index
 from regard.models import resolve_model
@@ -22,14 +21,6 @@ def tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
-
-
-@pytest.fixture(scope="module")
-def tiny_m2(tmp_path_factory, tokenizer):
-    torch.manual_seed(0)
-    config = M2BertConfig(hidden_size=16, num_hidden_layers=1, intermediate_size=32, max_position_embeddings=32,
-                          long_conv_l_max=32, hyena_filter_order=8)
-    return save_checkpoint(M2BertModel(config).eval(), tmp_path_factory.mktemp("m2"), tokenizer=tokenizer)
 
 
 def test_windows_overlap_cover_the_text_and_are_substrings(tokenizer):

@@ -69,6 +69,8 @@ def _error(text: str) -> str:
     ("pipeline:\n  - run-file: /no/such.trec\n", "(field 'pipeline[0].run-file.path'): no such run file: /no/such.trec"),
     ("pipeline:\n  - weighted-fusion: {weights: [1], of: [{bm25: {}}, {dense: {}}]}\n",
      "(field 'pipeline[0].weighted-fusion.weights'): expected 2 numbers, one per input, got [1]"),
+    ("pipeline:\n  - dense:\n      faiss: ivfpq\n      fp16: true\n",
+     "cfg.yaml:4 (field 'pipeline[0].dense.fp16'): fp16 applies to flat and hnsw FAISS indexes, not ivfpq"),
     ("pipeline:\n  - index: {kind: colbert}\n", "(field 'pipeline[0].index.kind'): unknown index kind 'colbert'"),
     ("pipeline:\n  - index:\n      kind: bm25\n      build: {bm25_k1: 2}\n",
      "cfg.yaml:4 (field 'pipeline[0].index.build'): bm25 index: got an unexpected keyword argument 'bm25_k1'"),

@@ -196,7 +196,10 @@ def test_listwise_on_a_tiny_model_returns_exactly_the_candidates(docstore):
 
 
 class _ChatServer(BaseHTTPRequestHandler):
+    authorizations: list = []  # the Authorization header of each request (None when absent)
+
     def do_POST(self):
+        type(self).authorizations.append(self.headers.get("Authorization"))
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         count = sum(1 for m in body["messages"] if m["role"] == "user" and m["content"].startswith("["))
         answer = " > ".join(f"[{i}]" for i in range(count, 0, -1))
@@ -227,6 +230,36 @@ def test_openai_compatible_backend_over_http(docstore):
         server.shutdown()
     with pytest.raises(RegardError, match="cannot reach"):
         OpenAICompatible(url, "ranker", timeout=2).generate([{"role": "user", "content": "hi"}], 5)
+
+
+def test_openai_compatible_backend_sends_only_a_key_given_for_it(monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), _ChatServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/v1"
+    message = [{"role": "user", "content": "hi"}]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-openai")
+    monkeypatch.delenv("REGARD_LLM_API_KEY", raising=False)
+    _ChatServer.authorizations = []
+    try:
+        OpenAICompatible(url, "ranker").generate(message, 5)  # the OpenAI key never goes to another host
+        OpenAICompatible(url, "ranker", api_key="given").generate(message, 5)
+        monkeypatch.setenv("REGARD_LLM_API_KEY", "regard-key")
+        OpenAICompatible(url, "ranker").generate(message, 5)
+    finally:
+        server.shutdown()
+    assert _ChatServer.authorizations == [None, "Bearer given", "Bearer regard-key"]
+
+
+def test_openai_key_is_read_only_for_openai_itself(monkeypatch):
+    from regard.rerank.llm.openai_compat import choose_api_key
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-openai")
+    monkeypatch.delenv("REGARD_LLM_API_KEY", raising=False)
+    assert choose_api_key("https://api.openai.com/v1") == "sk-secret-openai"
+    assert choose_api_key("http://api.openai.com/v1") is None
+    assert choose_api_key("https://api.openai.com.evil.example/v1") is None
+    with pytest.warns(UserWarning, match="unencrypted"):
+        OpenAICompatible("http://10.1.2.3:8000/v1", "m", api_key="given")
 
 
 @pytest.mark.parametrize("chat", [True, False])

@@ -32,7 +32,8 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--device", default=None, help="Encoding device (default: cuda if available, else cpu).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "tsv", "trec"]), default=None,
               help="Corpus file format (default: from the file name or its first line).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing index at --out.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing regard index at --out (any other folder is refused, nothing deleted).")
 @click.option("--doc-max-length", type=int, default=None,
               help="multivector/muvera: document tokens kept (default: the model's length; ColBERT doc_maxlen).")
 @click.option("--query-max-length", type=int, default=None,

@@ -116,6 +116,10 @@ class Corpus:
         self.name = name or (path.parent.name if path.name == "corpus.jsonl" else path.stem)
         self.skipped_empty = 0
 
+    def files(self) -> list[Path]:
+        """The files the documents are read from (for content fingerprints)."""
+        return [self.path]
+
     def __iter__(self) -> Iterator[Document]:
         checked = CheckedDocuments(FORMATS[self.format](self.path), self.path)
         yield from checked

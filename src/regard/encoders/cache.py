@@ -14,6 +14,7 @@ from regard.progress import progress_bar
 from regard.data.types import Document
 from regard.datasets import cache_root
 from regard.encoders.dense import DenseEncoder
+from regard.locks import target_lock
 
 SHARD_SIZE = 1024
 
@@ -38,9 +39,15 @@ def corpus_embeddings(
     """Embeddings of ``documents`` in order, from the cache or encoded now.
 
     Encoding proceeds in shards of texts sorted by length (little padding); each finished shard is
-    saved, so an interrupted encode resumes where it stopped.
+    saved, so an interrupted encode resumes where it stopped. One process at a time works on a cache
+    entry: another one encoding the same corpus with the same encoder waits, then reads the result.
     """
     folder = cache_root() / "embeddings" / cache_key(encoder, corpus_fingerprint)
+    with target_lock(folder, announce=f"waiting for another process encoding into {folder}"):
+        return _cached_embeddings(encoder, documents, folder, use_cache)
+
+
+def _cached_embeddings(encoder: DenseEncoder, documents: list[Document], folder: Path, use_cache: bool) -> np.ndarray:
     final = folder / "embeddings.npy"
     if use_cache and final.exists():
         vectors = np.load(final, allow_pickle=False)

@@ -12,14 +12,16 @@ from typing import Any
 
 from regard.data.types import Query, Run
 from regard.experiments.config import plain, stable_hash
+from regard.experiments.identity import model_revisions
 from regard.experiments.stage_cache import CachedStage, Ledger, ResumingSequence, StageStore
 from regard.pipeline import Sequence, Stage
 from regard.stages_registry import CheckOnly, Params, StageContext, Where, registration
 
 
-def queries_key(dataset: str, split: str, queries: list[Query]) -> str:
-    """The root of every cache key: the dataset, the split and the query texts."""
-    return stable_hash({"dataset": dataset, "split": split, "queries": [[q.id, q.text] for q in queries]})
+def queries_key(dataset: str, split: str, queries: list[Query], corpus: str = "") -> str:
+    """The root of every cache key: the dataset, its corpus content fingerprint, the split and the query texts."""
+    return stable_hash({"dataset": dataset, "corpus": corpus, "split": split,
+                        "queries": [[q.id, q.text] for q in queries]})
 
 
 def _file_fingerprints(values: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +75,7 @@ class PipelineBuilder:
         entry = registration(kind, here)
         params = self._params(raw, entry.shorthand, here)
         key = stable_hash({"input": input_key, "type": kind, "params": params.values,
-                           "files": _file_fingerprints(params.values)})
+                           "files": _file_fingerprints(params.values), "models": model_revisions(params.values)})
         context = dataclasses.replace(self.context, build_child=lambda n, w: self.build(n, w, input_key)[0])
         try:
             stage = entry.factory(params, context)

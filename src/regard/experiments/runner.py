@@ -63,7 +63,7 @@ def run_config(config: PipelineConfig, dataset: Dataset | str, workspace: Worksp
     context = StageContext(dataset=data, indexes=workspace.indexes, device=workspace.device)
     ledger = Ledger()
     builder = PipelineBuilder(context, workspace.store if workspace.use_cache else None, ledger,
-                              queries_key(data.cache_name, split, queries))
+                              queries_key(data.cache_name, split, queries, workspace.indexes.corpus_fingerprint(data)))
     stage = builder.build_root(config.pipeline, config.where)
     started = time.perf_counter()
     run = stage(queries)

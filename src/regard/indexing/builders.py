@@ -47,9 +47,10 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
     """Encode every document and index the vectors in FAISS."""
     from regard.encoders.cache import corpus_embeddings
     from regard.encoders.select import dense_encoder
-    from regard.indexing.faiss_index import build_faiss, save_faiss
+    from regard.indexing.faiss_index import build_faiss, check_faiss_options, save_faiss
     from regard.models import DEFAULT_DENSE_MODEL
 
+    check_faiss_options(faiss_type, fp16)  # before the encoding, not after
     encoder = dense_encoder(
         model or DEFAULT_DENSE_MODEL, device=device, precision=precision, batch_size=batch_size,
         max_length=max_length, query_prefix=query_prefix, document_prefix=document_prefix,

@@ -1,4 +1,11 @@
-"""FAISS indexes over normalised vectors: exact inner product (default), HNSW, and IVF-PQ."""
+"""FAISS indexes over normalised vectors: exact inner product (default), HNSW, and IVF-PQ.
+
+Every type can return its stored vectors by position (`stored_vectors`), which is how a dense
+index rescores an incoming run: flat and HNSW keep the vectors (float32, or float16 with ``fp16``),
+IVF-PQ keeps their product-quantised codes and a direct map from position to code, so rescoring
+sees the same approximation as its search. ``fp16`` does not apply to IVF-PQ (its codes are
+already compressed) and is refused there rather than ignored.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,27 @@ from pathlib import Path
 
 import numpy as np
 
+from regard.errors import RegardError
+
 FAISS_FILE = "vectors.faiss"
 FAISS_TYPES = ("flat", "hnsw", "ivfpq")
+FP16_TYPES = ("flat", "hnsw")
+TRAINING_POINTS_PER_CENTROID = 64  # IVF-PQ trains on at most this many vectors per centroid (k-means and PQ)
+ADD_BATCH = 65536
+
+
+class FaissOptionError(RegardError, ValueError):
+    """A FAISS index type and option that do not go together."""
+
+
+def check_faiss_options(faiss_type: str, fp16: bool) -> None:
+    """Raise `FaissOptionError` unless ``faiss_type`` is known and ``fp16`` applies to it."""
+    if faiss_type not in FAISS_TYPES:
+        raise FaissOptionError(f"faiss type must be one of {', '.join(FAISS_TYPES)}, got {faiss_type!r}")
+    if fp16 and faiss_type not in FP16_TYPES:
+        raise FaissOptionError(f"--fp16 applies to {' and '.join(FP16_TYPES)} FAISS indexes, not {faiss_type} "
+                               "(its product-quantised codes are already compressed); drop --fp16 or choose "
+                               "--faiss flat or hnsw")
 
 
 def _faiss():
@@ -17,13 +43,35 @@ def _faiss():
     return faiss
 
 
+def ivfpq_shape(count: int, dim: int) -> tuple[int, int, int]:
+    """(nlist, PQ sub-quantizers, bits per code) for ``count`` vectors of ``dim`` dimensions."""
+    nlist = max(1, min(int(4 * math.sqrt(count)), count // 39))
+    sub = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
+    bits = 8 if count >= 256 * 39 else max(1, min(8, int(math.log2(max(2, count // 39)))))
+    return nlist, sub, bits
+
+
+def training_sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` rows of ``vectors`` chosen at random (all rows when there are fewer), as float32.
+
+    Only the chosen rows are read, so a memory-mapped matrix is never loaded whole.
+    """
+    count = vectors.shape[0]
+    if size >= count:
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+    rows = np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
+    return np.ascontiguousarray(vectors[rows], dtype=np.float32)
+
+
 def build_faiss(vectors: np.ndarray, faiss_type: str = "flat", fp16: bool = False, hnsw_m: int = 32) -> tuple[object, dict]:
-    """Build a FAISS inner-product index over ``vectors``; returns (index, parameters to record)."""
+    """Build a FAISS inner-product index over ``vectors``; returns (index, parameters to record).
+
+    Vectors are added in batches; IVF-PQ trains on a random sample of at most
+    ``TRAINING_POINTS_PER_CENTROID`` vectors per centroid, so a memory-mapped matrix is not loaded whole.
+    """
+    check_faiss_options(faiss_type, fp16)
     faiss = _faiss()
-    if faiss_type not in FAISS_TYPES:
-        raise ValueError(f"faiss type must be one of {FAISS_TYPES}, got {faiss_type!r}")
     count, dim = vectors.shape
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     params: dict = {"faiss_type": faiss_type, "fp16": fp16, "dimension": dim, "metric": "inner_product"}
     if faiss_type == "flat":
         index = (
@@ -39,17 +87,19 @@ def build_faiss(vectors: np.ndarray, faiss_type: str = "flat", fp16: bool = Fals
         index.hnsw.efSearch = 128
         params.update(hnsw_m=hnsw_m, ef_construction=200, ef_search=128)
     else:
-        nlist = max(1, min(int(4 * math.sqrt(count)), count // 39))
-        sub = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
-        bits = 8 if count >= 256 * 39 else max(1, min(8, int(math.log2(max(2, count // 39)))))
+        nlist, sub, bits = ivfpq_shape(count, dim)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFPQ(quantizer, dim, nlist, sub, bits, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
+        sample = training_sample(vectors, TRAINING_POINTS_PER_CENTROID * max(nlist, 2 ** bits))
+        index.train(sample)
         index.nprobe = min(nlist, 16)
-        params.update(nlist=nlist, pq_subquantizers=sub, pq_bits=bits, nprobe=index.nprobe)
+        index.make_direct_map()  # position -> code, for rescoring an incoming run
+        params.update(nlist=nlist, pq_subquantizers=sub, pq_bits=bits, nprobe=index.nprobe,
+                      training_vectors=len(sample))
     if not index.is_trained:
-        index.train(vectors)
-    index.add(vectors)
+        index.train(training_sample(vectors, count))
+    for start in range(0, count, ADD_BATCH):
+        index.add(np.ascontiguousarray(vectors[start:start + ADD_BATCH], dtype=np.float32))
     return index, params
 
 
@@ -65,5 +115,48 @@ def load_faiss(folder: Path, params: dict) -> object:
     if params.get("faiss_type") == "hnsw":
         faiss.downcast_index(index).hnsw.efSearch = params.get("ef_search", 128)
     if params.get("faiss_type") == "ivfpq":
-        faiss.extract_index_ivf(index).nprobe = params.get("nprobe", 16)
+        ivf = faiss.extract_index_ivf(index)
+        ivf.nprobe = params.get("nprobe", 16)
+        if ivf.direct_map.type == faiss.DirectMap.NoMap:  # an index built before the map was stored
+            ivf.make_direct_map()
     return index
+
+
+def stored_vectors(index: object, positions: np.ndarray) -> np.ndarray:
+    """The vectors stored at ``positions`` (as the index holds them: exact, float16 or PQ-decoded)."""
+    positions = np.ascontiguousarray(positions, dtype=np.int64)
+    if not len(positions):
+        return np.zeros((0, index.d), dtype=np.float32)
+    return index.reconstruct_batch(positions)
+
+
+def search_parameters(index: object, selector: object = None, nprobe: int | None = None) -> object | None:
+    """Search parameters of the class ``index``'s type expects: a ``selector`` restricting the search,
+    and for IVF indexes the lists probed (``nprobe``, default the index's own)."""
+    faiss = _faiss()
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or ivf.nprobe)
+    return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+
+def search(index: object, queries: np.ndarray, k: int, selector: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the top ``k`` per query, like ``index.search``, but without IVF's silent cut.
+
+    An IVF index scans only ``nprobe`` of its lists, which can hold fewer than ``k`` vectors: queries
+    left short are searched again with twice the lists, up to all of them, so each query gets ``k``
+    results whenever the index (or the ``selector``) admits that many. Other types return ``k`` already.
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    scores, positions = index.search(queries, k, params=search_parameters(index, selector))
+    ivf = _faiss().try_extract_index_ivf(index)
+    if ivf is None:
+        return scores, positions
+    nprobe = ivf.nprobe
+    short = np.flatnonzero((positions >= 0).sum(axis=1) < k)
+    while len(short) and nprobe < ivf.nlist:
+        nprobe = min(ivf.nlist, 2 * nprobe)
+        more_scores, more_positions = index.search(queries[short], k, params=search_parameters(index, selector, nprobe))
+        scores[short], positions[short] = more_scores, more_positions
+        short = short[(more_positions >= 0).sum(axis=1) < k]
+    return scores, positions

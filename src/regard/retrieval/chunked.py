@@ -16,6 +16,7 @@ import numpy as np
 
 from regard.data.types import Query, Run, ranked
 from regard.indexing.chunks import AGGREGATES, ChunkMap, split_chunk_id
+from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Stage
 from regard.retrieval.dense import DenseRetriever
 
@@ -92,20 +93,16 @@ class ChunkedDenseRetriever(DenseRetriever):
     def _candidates(self, vectors: np.ndarray) -> list[np.ndarray]:
         """Candidate document positions per query, from a search of the chunk vectors."""
         total = len(self.chunk_document)
-        params = None
+        selector = None
         if self.mode == "firstp":  # search first chunks only: exactly a truncated index
             import faiss
 
             firsts = self.chunks.offsets[:-1][np.diff(self.chunks.offsets) > 0]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(firsts))
+            selector = faiss.IDSelectorBatch(firsts)
             depth = min(self.k, len(self._ids))
         else:
             depth = min(self.depth, total)
-        try:
-            _, positions = self._faiss.search(vectors, depth, params=params)
-        except RuntimeError:  # an index type that takes no selector here: search all, keep first chunks
-            _, positions = self._faiss.search(vectors, min(self.depth, total))
-            positions = np.where(self.chunk_number[positions] == 0, positions, -1)
+        _, positions = search(self._faiss, vectors, depth, selector)
         result = []
         for row in positions:
             documents = self.chunk_document[row[row >= 0]]
@@ -119,7 +116,7 @@ class ChunkedDenseRetriever(DenseRetriever):
         chunk_positions = self.chunks.chunks_of(documents)
         if self.mode == "firstp":
             chunk_positions = self.chunks.offsets[documents]
-        stored = self._faiss.reconstruct_batch(chunk_positions)
+        stored = stored_vectors(self._faiss, chunk_positions)
         scores = stored @ vector
         keys, values = aggregate(self.chunk_document[chunk_positions], self.chunk_number[chunk_positions], scores,
                                  self.mode, self.top_chunks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from regard.data.types import Query, Run
+from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Retriever
 
 
@@ -38,7 +39,7 @@ class DenseRetriever(Retriever):
         if run is not None:
             return self._rescore(queries, vectors, run)
         k = min(self.k, len(self._ids))
-        scores, positions = self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        scores, positions = search(self._faiss, vectors, k)
         return Run({
             q.id: [(self._ids[p], float(s)) for p, s in zip(row_pos, row_scores) if p >= 0]
             for q, row_pos, row_scores in zip(queries, positions, scores)
@@ -53,7 +54,7 @@ class DenseRetriever(Retriever):
             if not candidates:
                 rankings[query.id] = []
                 continue
-            stored = self._faiss.reconstruct_batch(np.array([self._positions[d] for d in candidates], dtype=np.int64))
+            stored = stored_vectors(self._faiss, np.array([self._positions[d] for d in candidates], dtype=np.int64))
             scores = stored @ vector
             rankings[query.id] = list(zip(candidates, scores.tolist()))
         return Run(rankings)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from regard.data.types import Qrels, Query, Run
-from regard.datasets import Dataset, cache_root
+from regard.datasets import Dataset, cache_root, corpus_fingerprint
 from regard.indexing.index import Index
 from regard.indexing.manifest import MANIFEST_NAME
+from regard.locks import target_lock
 
 
 @dataclass
@@ -54,12 +55,18 @@ class Group:
         return [rng.choice(self.candidates) for _ in range(count)] if self.candidates else []
 
 
-def cached_bm25_index(dataset: Dataset) -> Index:
-    """A BM25 (Lucene) index of the dataset's corpus in regard's cache, built on first use."""
-    folder = cache_root() / "indexes" / f"{dataset.name}-bm25"
-    if (folder / MANIFEST_NAME).exists():
-        return Index.open(folder)
-    return Index.build(dataset, folder, kind="bm25", overwrite=True)
+def cached_bm25_index(dataset: Dataset, backend: str = "lucene") -> Index:
+    """A BM25 index of the dataset's current corpus in regard's cache, built on first use.
+
+    The folder is keyed by the content fingerprint of the corpus files, so an edited mirror gets a new
+    index; concurrent trainers build it once (the target lock).
+    """
+    suffix = "bm25" if backend == "lucene" else f"bm25-{backend}"
+    folder = cache_root() / "indexes" / f"{dataset.name}-{corpus_fingerprint(dataset)[:16]}-{suffix}"
+    with target_lock(folder, announce=f"waiting for another process building {folder}"):
+        if (folder / MANIFEST_NAME).exists():
+            return Index.open(folder)
+        return Index.build(dataset, folder, kind="bm25", backend=backend, overwrite=True)
 
 
 def split_queries(queries: list[Query], held_out: float, seed: int) -> tuple[list[Query], list[Query]]:
