@@ -47,7 +47,7 @@ async def _read_json(request: Request, limit: int) -> Any:
         if len(body) > limit:
             raise BadRequest(f"the request body is larger than the limit of {limit} bytes", status=413)
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadRequest("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as err:

@@ -53,11 +53,6 @@ def check_query(query: Any, limits: ServiceLimits) -> str:
 
 def check_k(k: Any, limits: ServiceLimits) -> int:
     """``k`` as an int in 1..max_k, or BadRequest."""
-    if isinstance(k, str):
-        try:
-            k = int(k.strip())
-        except ValueError:
-            raise BadRequest(f"'k' must be an integer, got {k!r}") from None
     if isinstance(k, bool) or not isinstance(k, int):
         raise BadRequest(f"'k' must be an integer, got {_type_name(k)}")
     if not 1 <= k <= limits.max_k:
@@ -81,4 +76,9 @@ def parse_search_params(params: Mapping[str, str], limits: ServiceLimits) -> tup
     """(query, k) from ``GET /search?q=...&k=...``."""
     if "q" not in params:
         raise BadRequest("missing parameter 'q': GET /search?q=words&k=10")
-    return check_query(params["q"], limits), check_k(params.get("k", str(DEFAULT_K)), limits)
+    k = params.get("k", str(DEFAULT_K))
+    try:
+        k = int(k.strip())
+    except ValueError:
+        raise BadRequest(f"'k' must be an integer, got {k!r}") from None
+    return check_query(params["q"], limits), check_k(k, limits)
