@@ -241,10 +241,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 class DevTools:
     """A minimal Chrome DevTools Protocol client over the page's websocket."""
 
-    def __init__(self, websocket_url: str):
-        from websockets.sync.client import connect
-
-        self.socket = connect(websocket_url, max_size=None, open_timeout=30)
+    def __init__(self, websocket):
+        self.socket = websocket
         self.next_id = 0
 
     def call(self, method: str, **params):
@@ -284,9 +282,11 @@ def headless_chromium(profile: Path):
             time.sleep(0.1)
         port = active.read_text().split()[0]
         pages = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-        tools = DevTools(next(p for p in pages if p["type"] == "page")["webSocketDebuggerUrl"])
-        yield tools
-        tools.socket.close()
+        from websockets.sync.client import connect
+
+        with connect(next(p for p in pages if p["type"] == "page")["webSocketDebuggerUrl"], max_size=None,
+                     open_timeout=30) as websocket:
+            yield DevTools(websocket)
     finally:
         process.terminate()
         process.wait(15)
