@@ -10,10 +10,11 @@ import pytest
 from regard import Index
 from regard.data.types import Document, Query
 from regard.retrieval.fusion import ReciprocalRankFusion
-from regard.serve.batching import BatchingOptions, MicroBatcher, QueueFullError
+from regard.serve.batching import MicroBatcher, QueueFullError
+from regard.serve.options import BatchingOptions, ServiceLimits
 from regard.serve.results import query_terms, snippet
 from regard.serve.trace import stage_labels, traced_run
-from regard.serve.validation import BadRequest, ServiceLimits, parse_search_body, parse_search_params
+from regard.serve.validation import BadRequest, parse_search_body, parse_search_params
 
 LIMITS = ServiceLimits(max_k=50, max_query_chars=40)
 DOCS = [

@@ -4,9 +4,8 @@
 index folder, a pipeline expression or a YAML config as ``regard serve`` does.
 """
 
-from regard.serve.batching import BatchingOptions
 from regard.serve.loading import ServedPipeline, load_pipeline
-from regard.serve.validation import ServiceLimits
+from regard.serve.options import BatchingOptions, ServiceLimits
 
 
 def create_app(pipeline, limits=None, batching=None):

@@ -13,12 +13,13 @@ from typing import Any
 from regard.data.types import Query
 from regard.errors import MissingExtraError
 from regard.pipeline import Stage
-from regard.serve.batching import BatchingOptions, MicroBatcher, QueueFullError
+from regard.serve.batching import MicroBatcher, QueueFullError
 from regard.serve.loading import ServedPipeline, served_pipeline
+from regard.serve.options import BatchingOptions, ServiceLimits
 from regard.serve.page import PAGE
 from regard.serve.results import fetch_documents, search_answer
 from regard.serve.trace import stage_labels, traced_run
-from regard.serve.validation import BadRequest, ServiceLimits, parse_search_body, parse_search_params
+from regard.serve.validation import BadRequest, parse_search_body, parse_search_params
 
 log = logging.getLogger(__name__)
 

@@ -15,28 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from regard.serve.options import BatchingOptions
+
 log = logging.getLogger(__name__)
 
 
 class QueueFullError(Exception):
     """The request queue is full: the service is above capacity."""
-
-
-@dataclass(frozen=True)
-class BatchingOptions:
-    """How queries are grouped: batch size, wait for company, queue bound and pipeline threads."""
-
-    max_batch: int = 32
-    max_wait_ms: float = 5.0
-    max_queue: int = 256
-    workers: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must not be negative, got {self.max_wait_ms}")
 
 
 @dataclass

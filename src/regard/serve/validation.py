@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
+
+from regard.serve.options import ServiceLimits
 
 DEFAULT_K = 10
 
@@ -14,24 +15,6 @@ class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.message, self.status = message, status
-
-
-@dataclass(frozen=True)
-class ServiceLimits:
-    """Safety limits: results per query, query length, request body size, and the per-request timeout."""
-
-    max_k: int = 100
-    max_query_chars: int = 1000
-    max_body_bytes: int = 16_384
-    timeout_s: float = 30.0
-    retry_after_s: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("max_k", "max_query_chars", "max_body_bytes", "retry_after_s"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
 
 
 def _type_name(value: Any) -> str:
