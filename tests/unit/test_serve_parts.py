@@ -139,3 +139,19 @@ def test_a_failing_batch_fails_its_callers_only():
         return good
 
     assert _run(scenario()) == "good"
+
+
+def test_workers_run_batches_at_the_same_time():
+    both_running = threading.Barrier(2, timeout=10)  # breaks (and fails the batch) unless two batches overlap
+
+    def meet(items):
+        both_running.wait()
+        return items
+
+    async def scenario():
+        batcher = MicroBatcher(meet, BatchingOptions(max_batch=1, max_wait_ms=0, workers=2))
+        results = await asyncio.gather(batcher.submit("a"), batcher.submit("b"))
+        await batcher.close()
+        return results
+
+    assert _run(scenario()) == ["a", "b"]
