@@ -22,6 +22,7 @@ import pytest
 
 from regard import Index
 from regard.data.types import Query, Run
+from regard.errors import RegardError
 from regard.pipeline import Stage
 from regard.serve import BatchingOptions, ServiceLimits, create_app
 
@@ -334,3 +335,21 @@ def test_page_in_headless_chromium_shows_highlighted_results_with_stage_scores(r
     keep = os.environ.get("REGARD_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(path, keep)
+
+
+def test_a_yaml_config_is_served_with_its_indexes(scifact, tmp_path):
+    from regard.serve import load_pipeline
+
+    config = tmp_path / "bm25s.yaml"
+    config.write_text("name: bm25s-top\npipeline:\n  - bm25: {backend: bm25s}\n  - cutoff: 50\n")
+    served = load_pipeline(str(config), dataset="scifact")
+    assert served.description == "bm25s-top" and served.config == str(config)
+    assert [i.manifest.backend for i in served.indexes] == ["bm25s"] and served.docstores
+    query = "vitamin d deficiency"
+    with serving(create_app(served)) as url:
+        answer = httpx.post(f"{url}/search", json={"query": query, "k": 5}, timeout=30).json()
+        info = httpx.get(f"{url}/info", timeout=30).json()
+    assert [r["docid"] for r in answer["results"]] == [d for d, _ in served.stage.search(query, k=5)]
+    assert all(r["title"] for r in answer["results"]) and info["pipeline"] == "bm25s-top"
+    with pytest.raises(RegardError, match="add --dataset"):
+        load_pipeline(str(config))
