@@ -39,11 +39,11 @@ def cli(verbose: bool, quiet: bool) -> None:
 
 def _register() -> None:
     from regard.cli import datasets_cmd, demo_cmd, eval_cmd, index_cmd, search_cmd, train_cmd
-    from regard.cli import benchmark_cmd, run_cmd, submit_cmd
+    from regard.cli import benchmark_cmd, run_cmd, serve_cmd, submit_cmd
 
     for module in (index_cmd, search_cmd, eval_cmd, datasets_cmd, train_cmd, demo_cmd):
         cli.add_command(module.command)
-    for module in (run_cmd, benchmark_cmd, submit_cmd):
+    for module in (run_cmd, benchmark_cmd, submit_cmd, serve_cmd):
         cli.add_command(module.command)
 
 
