@@ -36,6 +36,10 @@ class BadIndexError(RegardError):
     """An index directory is missing, incomplete, or of an unexpected kind."""
 
 
+class ModelUnavailableError(RegardError, OSError):
+    """A model named by its hub name is neither local nor cached, and the hub cannot provide it."""
+
+
 class MissingExtraError(RegardError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 

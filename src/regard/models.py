@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from regard.errors import ModelUnavailableError
 
 DEFAULT_DENSE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -64,6 +69,31 @@ def model_revision(name: str) -> str | None:
         except PackageNotFoundError:
             return package
     return None
+
+
+@contextmanager
+def loading_model(resolved: ResolvedModel) -> Iterator[None]:
+    """Load ``resolved`` inside this block; a hub model that cannot be had becomes one clear line.
+
+    Only models that resolved to the hub are concerned: a local folder's own errors pass through.
+    """
+    try:
+        yield
+    except OSError as err:
+        if resolved.source != "hub" or isinstance(err, ModelUnavailableError):
+            raise
+        raise ModelUnavailableError(unavailable_model_message(resolved.name)) from None
+
+
+def unavailable_model_message(name: str) -> str:
+    """How to make a hub model available when the hub cannot be reached (or does not know the name)."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
+    offline = " (HF_HUB_OFFLINE is set: only the cache was searched)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    return (f"model {name!r} is not a local folder, not in the Hugging Face cache ({cache}), and the hub could "
+            f"not provide it{offline}: check the name, or download it where the hub is reachable "
+            f"(huggingface-cli download {name}) and copy the cache here, or pass the model's local folder; "
+            "HF_HUB_OFFLINE=1 makes every load look in the cache only")
 
 
 def _hf_cache_snapshot(hub_name: str) -> Path | None:

@@ -52,3 +52,7 @@ def quiet_libraries() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
+    # The hub client warns at every retry of an unreachable host; regard says once what to do instead.
+    # It sets its own level when first imported, from this variable.
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)

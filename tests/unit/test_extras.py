@@ -63,7 +63,8 @@ def _run_without(modules: list[str], code: str, tmp_path: Path) -> subprocess.Co
 @pytest.fixture()
 def corpus(tmp_path) -> Path:
     path = tmp_path / "c.jsonl"
-    path.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"note {i} about topic {i % 3}"}) + "\n"
+    words = ["alpha", "beta", "gamma"]
+    path.write_text("".join(json.dumps({"_id": f"d{i}", "text": f"note {i} about topic {words[i % 3]}"}) + "\n"
                             for i in range(6)))
     return path
 
@@ -95,7 +96,7 @@ def test_the_base_install_builds_and_searches_without_java(tmp_path, corpus):
                 importlib.import_module(info.name)
         from regard import Index
         index = Index.build({str(corpus)!r}, {str(out)!r}, kind="bm25", backend="bm25s")
-        print(index.retriever(k=2).search("topic 1")[0][0])
+        print(index.retriever(k=2).search("topic beta")[0][0])
     """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] in {"d1", "d4"}

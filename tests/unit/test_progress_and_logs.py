@@ -66,3 +66,20 @@ def test_quiet_flag_of_the_command_line(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["--quiet", "datasets", "list"])
     assert result.exit_code == 0, result.output
     assert progress.is_quiet()
+
+
+def test_an_unreachable_hub_model_is_one_clear_line(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"_id": "d1", "text": "protein folding"}) + "\n")
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = subprocess.run(
+        [sys.executable, "-m", "regard.cli", "index", str(corpus), "--kind", "dense", "--model",
+         "example-org/no-such-encoder", "--out", str(tmp_path / "idx")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("error: model 'example-org/no-such-encoder' is not a local folder")
+    assert "HF_HUB_OFFLINE" in lines[0] and "huggingface-cli download" in lines[0]
+    assert not (tmp_path / "idx").exists()

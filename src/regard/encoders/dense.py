@@ -14,7 +14,9 @@ import numpy as np
 from regard.progress import progress_bar
 
 from regard.data.types import Document
-from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, resolve_model
+from regard.models import (
+    DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, loading_model, resolve_model,
+)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -67,9 +69,10 @@ class DenseEncoder:
         self.resolved: ResolvedModel = resolve_model(model)
         self.device = choose_device(device)
         self.precision = effective_precision(precision, self.device)
-        self.model = SentenceTransformer(
-            self.resolved.location, device=self.device, trust_remote_code=trust_remote_code
-        )
+        with loading_model(self.resolved):
+            self.model = SentenceTransformer(
+                self.resolved.location, device=self.device, trust_remote_code=trust_remote_code
+            )
         if max_length:
             self.model.max_seq_length = max_length
         self.batch_size = batch_size

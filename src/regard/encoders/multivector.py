@@ -21,8 +21,10 @@ from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.encoders.dense import effective_precision
-from regard.errors import RegardError
-from regard.models import DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, resolve_model
+from regard.errors import ModelUnavailableError, RegardError
+from regard.models import (
+    DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, loading_model, resolve_model,
+)
 
 COLBERT_METADATA = "artifact.metadata"
 DEFAULT_QUERY_MAX_LENGTH = 64
@@ -172,8 +174,11 @@ class TokenEncoder:
         self.precision = effective_precision(precision, self.device)
         location = self.resolved.location
         try:
-            config = AutoConfig.from_pretrained(location)
-            self.tokenizer = AutoTokenizer.from_pretrained(location)
+            with loading_model(self.resolved):
+                config = AutoConfig.from_pretrained(location)
+                self.tokenizer = AutoTokenizer.from_pretrained(location)
+        except ModelUnavailableError:
+            raise
         except OSError as err:
             raise RegardError(f"cannot load token encoder {model!r} from {location}: {err}") from None
         meta = read_colbert_metadata(location)

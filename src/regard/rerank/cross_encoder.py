@@ -10,7 +10,7 @@ from regard.progress import progress_bar
 
 from regard.data.types import Query, Run
 from regard.encoders.dense import effective_precision
-from regard.models import autocast, choose_device, resolve_model
+from regard.models import autocast, choose_device, loading_model, resolve_model
 from regard.pipeline import Stage
 from regard.rerank.docs import DocumentSource, as_docstore, fetch_candidates
 from regard.rerank.score_cache import ScoreCache
@@ -43,10 +43,11 @@ class PairScorer:
 
         resolved = resolve_model(model)
         device = choose_device(device)
-        tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
-        network = AutoModelForSequenceClassification.from_pretrained(
-            resolved.location, trust_remote_code=trust_remote_code
-        ).to(device).eval()
+        with loading_model(resolved):
+            tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
+            network = AutoModelForSequenceClassification.from_pretrained(
+                resolved.location, trust_remote_code=trust_remote_code
+            ).to(device).eval()
         return cls(network, tokenizer, name=resolved.name, revision=resolved.revision, device=device,
                    precision=effective_precision(precision, device), batch_size=batch_size, max_length=max_length)
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from regard.encoders.dense import effective_precision
-from regard.models import choose_device
+from regard.models import choose_device, loading_model
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
@@ -51,10 +51,11 @@ class CausalLM:
         # Weights are stored in the chosen precision: on a CPU, autocast over float32 weights spends a third
         # of a forward pass converting activations back and forth (bf16 weights measured 1.5x faster).
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            resolved.location, dtype=dtype, attn_implementation=attention, trust_remote_code=trust_remote_code,
-        ).to(device).eval()
+        with loading_model(resolved):
+            tokenizer = AutoTokenizer.from_pretrained(resolved.location, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(
+                resolved.location, dtype=dtype, attn_implementation=attention, trust_remote_code=trust_remote_code,
+            ).to(device).eval()
         return cls(model, tokenizer, name=resolved.name, revision=resolved.revision, device=device,
                    precision=precision)
 
