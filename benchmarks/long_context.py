@@ -248,7 +248,7 @@ def run_chunked(args) -> dict[str, Any]:
     """Truncated dense index against chunked indexes (MaxP, FirstP, sum of top 2) on SciFact test."""
     from regard.datasets import load_dataset
     from regard.eval.experiment import run_experiment
-    from regard.indexing.index import Index
+    from regard.kinds import Index
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     data = load_dataset("scifact")

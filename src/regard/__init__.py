@@ -16,7 +16,7 @@ quiet_libraries()
 from regard.data import Corpus, Document, Qrels, Query, Run, read_trec_run, write_trec_run  # noqa: E402
 from regard.datasets import Dataset, load_dataset  # noqa: E402
 from regard.eval import evaluate, evaluate_full, paired_test  # noqa: E402
-from regard.indexing import Index  # noqa: E402
+from regard.kinds import Index  # noqa: E402
 from regard.pipeline import Cutoff, Sequence, Stage  # noqa: E402
 from regard.retrieval import ReciprocalRankFusion, WeightedScoreFusion  # noqa: E402
 from regard.retrieval.run_file import RunFile  # noqa: E402

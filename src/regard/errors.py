@@ -36,6 +36,17 @@ class BadIndexError(RegardError):
     """An index directory is missing, incomplete, or of an unexpected kind."""
 
 
+class ParameterError(RegardError, ValueError):
+    """A parameter of an index kind or a retriever that is unknown, of the wrong type or out of range.
+
+    ``parameter`` names it, so a config can point at the line that sets it.
+    """
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        super().__init__(message)
+
+
 class ModelUnavailableError(RegardError, OSError):
     """A model named by its hub name is neither local nor cached, and the hub cannot provide it."""
 

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from regard.errors import RegardError
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.pipeline import Stage
 from regard.retrieval.fusion import ReciprocalRankFusion
 from regard.retrieval.run_file import RunFile

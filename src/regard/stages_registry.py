@@ -36,7 +36,7 @@ from regard.pipeline import Cutoff, Stage
 if TYPE_CHECKING:
     from regard.datasets import Dataset
     from regard.experiments.index_cache import IndexCache
-    from regard.indexing.index import Index
+    from regard.kinds import Index
 
 _MISSING = object()
 
@@ -375,25 +375,24 @@ def _any_index(params: Params, context: StageContext) -> Stage:
     For kinds without a stage type of their own (``multivector``, ``muvera``, ``dense-chunked``, ...):
     ``index: {kind: muvera, build: {model: ..., k_sim: 5}, search: {candidates: 100}}``.
     """
-    import inspect
-
-    from regard.indexing.builders import BUILDERS
+    from regard.errors import ParameterError
+    from regard.kinds import index_kind
 
     kind = params.get("kind", str)
-    if kind not in BUILDERS:
-        raise params.at("kind").error(f"unknown index kind {kind!r}; expected one of {', '.join(sorted(BUILDERS))}")
+    try:
+        declaration = index_kind(kind)
+    except RegardError as err:
+        raise params.at("kind").error(str(err)) from None
     build, search = dict(params.get("build", dict, {})), dict(params.get("search", dict, {}))
     k = params.positive("k", 1000)
     params.finish()
-    try:
-        inspect.signature(BUILDERS[kind]).bind(None, None, None, **build)
-    except TypeError as err:
-        raise params.at("build").error(f"{kind} index: {err}") from None
-    index = context.index(kind, **build)
-    try:
-        return index.retriever(k=k, **search)
-    except TypeError as err:
-        raise params.at("search").error(f"{kind} retriever: {err}") from None
+    # Checked before anything is built, so a misspelt parameter stops the whole config at once.
+    for section, check in (("build", declaration.check_build), ("search", declaration.check_search)):
+        try:
+            check({"build": build, "search": search}[section])
+        except ParameterError as err:
+            raise params.at(section).child(err.parameter).error(str(err)) from None
+    return context.index(kind, **build).retriever(k=k, **search)
 
 
 @register_stage("candidates")

@@ -100,7 +100,7 @@ BUILD_SCRIPT = textwrap.dedent("""
     import regard.indexing.token_store as token_store
     from regard.encoders.dense import DenseEncoder
     from regard.encoders.multivector import TokenEncoder
-    from regard.indexing.index import Index
+    from regard.kinds import Index
     from regard.indexing.manifest import Manifest
 
     embedding_cache.SHARD_SIZE = token_store.SHARD_SIZE = int(shard_size)

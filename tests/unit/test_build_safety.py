@@ -15,28 +15,28 @@ from click.testing import CliRunner
 
 from regard.cli.main import cli
 from regard.indexing.atomic import staging_dirs
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.locks import lock_path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 # A build whose bm25 builder records its staging folder, then waits for a "go" file before building.
 BUILD_SCRIPT = textwrap.dedent("""
-    import sys, time
+    import dataclasses, functools, sys, time
     from pathlib import Path
-    from regard.indexing.builders import BUILDERS
-    from regard.indexing.index import Index
+    from regard.kinds import KINDS, Index, register
 
     corpus, target, marker, go = sys.argv[1:5]
-    real = BUILDERS["bm25"]
+    real = KINDS["bm25"].builder
 
+    @functools.wraps(real)  # the same declared parameters
     def gated(staging, docs, fingerprint, **params):
         Path(marker).write_text(str(staging))
         while go != "-" and not Path(go).exists():
             time.sleep(0.05)
         return real(staging, docs, fingerprint, **params)
 
-    BUILDERS["bm25"] = gated
+    register(dataclasses.replace(KINDS["bm25"], builder=gated))
     Index.build(corpus, target, kind="bm25", backend="bm25s", overwrite=True)
 """)
 

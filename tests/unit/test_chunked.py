@@ -10,7 +10,7 @@ from blank_queries import assert_blank_queries_get_empty_rankings
 from regard.data.types import Document, Query, Run
 from regard.encoders.m2bert import M2BertEncoder
 from regard.indexing.chunks import ChunkMap, Chunker, chunk_corpus, chunk_documents, chunk_id, split_chunk_id
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.models import resolve_model
 from regard.pipeline import Stage
 from regard.retrieval.chunked import ChunkAggregation, aggregate

@@ -73,7 +73,17 @@ def _error(text: str) -> str:
      "cfg.yaml:4 (field 'pipeline[0].dense.fp16'): fp16 applies to flat and hnsw FAISS indexes, not ivfpq"),
     ("pipeline:\n  - index: {kind: colbert}\n", "(field 'pipeline[0].index.kind'): unknown index kind 'colbert'"),
     ("pipeline:\n  - index:\n      kind: bm25\n      build: {bm25_k1: 2}\n",
-     "cfg.yaml:4 (field 'pipeline[0].index.build'): bm25 index: got an unexpected keyword argument 'bm25_k1'"),
+     "cfg.yaml:4 (field 'pipeline[0].index.build.bm25_k1'): unknown bm25 index parameter 'bm25_k1'"),
+    # Kinds whose builders forward parameters: the typo is still caught before anything is built.
+    ("pipeline:\n  - index:\n      kind: muvera\n      build: {k_simm: 5}\n",
+     "cfg.yaml:4 (field 'pipeline[0].index.build.k_simm'): unknown muvera index parameter 'k_simm'; "
+     "did you mean 'k_sim'?"),
+    ("pipeline:\n  - index:\n      kind: dense-chunked\n      build: {chunk_tokens: many}\n",
+     "(field 'pipeline[0].index.build.chunk_tokens'): dense-chunked index parameter 'chunk_tokens' must be an integer"),
+    ("pipeline:\n  - index:\n      kind: muvera\n      search: {candidate: 100}\n",
+     "(field 'pipeline[0].index.search.candidate'): unknown muvera retriever parameter 'candidate'; "
+     "did you mean 'candidates'?"),
+    ("pipeline:\n  - index: {kind: muvra}\n", "unknown index kind 'muvra'; did you mean 'muvera'?"),
 ])
 def test_bad_configs_name_file_line_and_field(text, expected):
     assert expected in _error(text)

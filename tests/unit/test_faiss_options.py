@@ -14,7 +14,7 @@ from regard.encoders.m2bert import M2BertEncoder
 from regard.errors import RegardError
 from regard.indexing import faiss_index
 from regard.indexing.faiss_index import FaissOptionError, build_faiss, training_sample
-from regard.indexing.index import Index
+from regard.kinds import Index
 
 OPTIONS = [("flat", False), ("flat", True), ("hnsw", False), ("hnsw", True), ("ivfpq", False)]
 WORDS = ("retrieval dense vectors faiss index query answer protein cell tumour gene search ranking "

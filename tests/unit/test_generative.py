@@ -18,7 +18,7 @@ from llm_fixtures import tiny_llm, tiny_tokenizer
 from regard.data.types import Document, Query
 from regard.errors import BadIndexError, RegardError
 from regard.indexing.fmindex import FMIndex, document_text
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.models import resolve_model
 from regard.retrieval.generative import ConstrainedDecoder, Generative, word_start_tokens
 from regard.retrieval.seal import cover, intersective_scores, ngram_weight, weigh_ngrams

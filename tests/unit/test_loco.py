@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from regard.cli.main import cli
 from regard.datasets import REGISTRY, load_dataset, locate
 from regard.errors import RegardError
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.loco import TASKS, tasks_of
 
 TOPICS = ["meeting budget", "river flood", "court appeal", "python error", "heart study", "solar panel"]

@@ -14,7 +14,7 @@ import click
 def command(dataset: str, indexes: str, out: str | None) -> None:
     """Build BM25 and dense indexes of DATASET, run bm25, dense and their RRF, and print the evaluation."""
     from regard.cli.eval_cmd import evaluate_pipelines
-    from regard.indexing.index import Index
+    from regard.kinds import Index
     from regard.indexing.manifest import MANIFEST_NAME
 
     folders = {}

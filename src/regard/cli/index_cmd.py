@@ -1,86 +1,86 @@
-"""``regard index``: build an index from a corpus."""
+"""``regard index``: build an index from a corpus. The kind options come from the kinds' declarations."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
-from regard.models import DEFAULT_DENSE_MODEL
+from regard.kinds import KINDS, Param, index_kind
+
+_CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
+
+
+def _default_text(param: Param) -> str:
+    if param.default is None or param.default == "":
+        return ""  # the help text says what an unset value means
+    return str(param.default).lower() if isinstance(param.default, bool) else str(param.default)
+
+
+def _kind_option(name: str, uses: list[tuple[str, Param]]) -> Callable:
+    """One option for build parameter ``name``, shared by every kind that declares it (default: None = unset)."""
+    param = uses[0][1]
+    defaults = {}
+    for kind, declared in uses:
+        defaults.setdefault(_default_text(declared), []).append(kind)
+    where = "; ".join(f"{', '.join(kinds)}" + (f": default {default}" if default else "")
+                      for default, kinds in defaults.items())
+    helps: dict[str, list[str]] = {}
+    for kind, declared in uses:
+        helps.setdefault(declared.help, []).append(kind)
+    described = param.help if len(helps) == 1 else " ".join(f"{', '.join(kinds)}: {text}"
+                                                           for text, kinds in helps.items())
+    help_text = f"{described} [{where}]".strip()
+    flag = param.cli_flag
+    if param.kind is bool:
+        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=help_text)
+    choices = sorted({c for _, p in uses for c in (p.choices or ())})
+    kind = click.Choice(choices) if choices else _CLICK_TYPES.get(param.kind, click.STRING)
+    return click.option(flag, name, type=kind, default=None, help=help_text)
+
+
+def _with_kind_options(command: Callable) -> Callable:
+    uses: dict[str, list[tuple[str, Param]]] = {}
+    for kind in KINDS.values():
+        for param in kind.build_parameters:
+            if param.kind is not object:
+                uses.setdefault(param.name, []).append((kind.name, param))
+    for name in sorted(uses, key=lambda n: uses[n][0][1].cli_flag, reverse=True):  # listed by flag
+        command = _kind_option(name, uses[name])(command)
+    return command
 
 
 @click.command("index")
 @click.argument("corpus")
-@click.option("--kind", type=click.Choice(["bm25", "dense", "dense-chunked", "multivector", "muvera", "ngram"]), default="bm25",
-              show_default=True, help="Index kind.")
+@click.option("--kind", type=click.Choice(list(KINDS)), default="bm25", show_default=True,
+              help="Index kind: " + "; ".join(f"{k.name}: {k.summary}" for k in KINDS.values()) + ".")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder to create.")
-@click.option("--backend", type=click.Choice(["lucene", "bm25s"]), default="lucene", show_default=True,
-              help="BM25 engine: Lucene through pyserini, or bm25s (no Java).")
-@click.option("--k1", type=float, default=0.9, show_default=True, help="BM25 k1 (BEIR flat reference).")
-@click.option("--b", type=float, default=0.4, show_default=True, help="BM25 b (BEIR flat reference).")
-@click.option("--model", default=DEFAULT_DENSE_MODEL, show_default=True, help="Dense encoder: hub name or path.")
-@click.option("--faiss", "faiss_type", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat",
-              show_default=True, help="FAISS index type (flat is exact inner product).")
-@click.option("--fp16", is_flag=True, help="Store dense vectors as float16 (flat and hnsw).")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, else fp32.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Encoding batch size.")
-@click.option("--query-prefix", default="", help='dense/dense-chunked: text put before each query, e.g. "query: " '
-              '(E5), "Represent this sentence for searching relevant passages: " (BGE); recorded in the manifest.')
-@click.option("--document-prefix", default="", help='dense/dense-chunked: text put before each document, e.g. '
-              '"passage: " (E5); recorded in the manifest.')
-@click.option("--max-length", type=int, default=None,
-              help="dense/dense-chunked: tokens per text (default: the model's own maximum).")
-@click.option("--device", default=None, help="Encoding device (default: cuda if available, else cpu).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "tsv", "trec"]), default=None,
               help="Corpus file format (default: from the file name or its first line).")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing regard index at --out (any other folder is refused, nothing deleted).")
-@click.option("--doc-max-length", type=int, default=None,
-              help="multivector/muvera: document tokens kept (default: the model's length; ColBERT doc_maxlen).")
-@click.option("--query-max-length", type=int, default=None,
-              help="multivector/muvera: query tokens (default 64; ColBERT query_maxlen).")
-@click.option("--k-sim", type=int, default=5, show_default=True, help="muvera: SimHash bits (2^k_sim partitions).")
-@click.option("--d-proj", type=int, default=16, show_default=True,
-              help="muvera: projected dimension per partition (0: no projection).")
-@click.option("--r-reps", type=int, default=20, show_default=True, help="muvera: repetitions.")
-@click.option("--final-dim", type=int, default=None, help="muvera: final Count-Sketch dimension (default: none).")
-@click.option("--seed", type=int, default=42, show_default=True, help="muvera: seed of hyperplanes and projections.")
-@click.option("--chunk-tokens", type=int, default=256, show_default=True,
-              help="dense-chunked: tokens per window, special tokens included.")
-@click.option("--chunk-overlap", type=int, default=64, show_default=True, help="dense-chunked: tokens windows share.")
-@click.option("--aggregate", type=click.Choice(["maxp", "firstp", "sumtop"]), default="maxp", show_default=True,
-              help="dense-chunked: document score from its windows (best, first, sum of the top --top-chunks).")
-@click.option("--top-chunks", type=int, default=3, show_default=True, help="dense-chunked: windows summed by sumtop.")
-def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, query_prefix,
-            document_prefix, max_length, device, fmt, overwrite, doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
-            aggregate, top_chunks):
+@_with_kind_options
+def command(corpus: str, kind: str, out: str, fmt: str | None, overwrite: bool, **options) -> None:
     """Build a KIND index of CORPUS into OUT.
 
     CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, a dataset name (e.g.
-    scifact) or an ir_datasets id (irds:beir/scifact/test). The index is built beside OUT and moved into place only when complete.
+    scifact) or an ir_datasets id (irds:beir/scifact/test). The index is built beside OUT and moved
+    into place only when complete. Each option below applies to the kinds named in its help; an
+    option a kind does not take is refused.
     """
     from regard.data.corpus import Corpus
-    from regard.indexing.index import Index
+    from regard.kinds import Index
 
+    declaration = index_kind(kind)
+    given = {name: value for name, value in options.items() if value is not None}
+    own = {param.name for param in declaration.build_parameters}
+    foreign = sorted(name for name in given if name not in own)
+    if foreign:
+        flags = ", ".join(next(p.cli_flag for k in KINDS.values() for p in k.build_parameters if p.name == name)
+                          for name in foreign)
+        raise click.UsageError(f"{flags} does not apply to --kind {kind}")
     source = Corpus(corpus, fmt=fmt) if fmt else corpus
-    if kind == "bm25":
-        params = dict(backend=backend, k1=k1, b=b)
-    elif kind == "ngram":
-        # The n-gram index is in a causal LM's tokens: --model names that LM (default SmolLM2-135M-Instruct).
-        explicit = click.get_current_context().get_parameter_source("model") != click.core.ParameterSource.DEFAULT
-        params = dict(model=model if explicit else None)
-    elif kind in ("multivector", "muvera"):
-        params = dict(model=model, precision=precision, batch_size=batch_size, device=device,
-                      document_max_length=doc_max_length, query_max_length=query_max_length)
-        if kind == "muvera":
-            params.update(k_sim=k_sim, d_proj=d_proj or None, r_reps=r_reps, final_dimension=final_dim, seed=seed,
-                          faiss_type=faiss_type, fp16=fp16)
-    else:
-        params = dict(model=model, faiss_type=faiss_type, fp16=fp16, precision=precision,
-                      batch_size=batch_size, device=device, query_prefix=query_prefix,
-                      document_prefix=document_prefix, max_length=max_length)
-        if kind == "dense-chunked":
-            params.update(chunk_tokens=chunk_tokens, overlap=chunk_overlap, aggregate=aggregate, top_chunks=top_chunks)
-    index = Index.build(source, out, kind=kind, overwrite=overwrite, **params)
+    index = Index.build(source, out, kind=kind, overwrite=overwrite, **given)
     m = index.manifest
     skipped = f", {m.skipped_empty_documents} empty skipped" if m.skipped_empty_documents else ""
     click.echo(f"built {m.kind} index ({m.backend}) of {m.document_count} documents{skipped} "

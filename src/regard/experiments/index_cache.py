@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from regard.errors import BadIndexError
 from regard.experiments.identity import model_revisions
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.locks import target_lock
 
 if TYPE_CHECKING:

@@ -1,7 +1,10 @@
-"""On-disk indexes: manifest, docstore, Lucene, bm25s and FAISS payloads, atomic builds."""
+"""On-disk indexes (storage): manifest, docstore, Lucene, bm25s, FAISS and token payloads, atomic builds.
+
+Index kinds (which payload, which retrieval stage) are declared in ``regard.kinds``, which hosts ``Index``.
+"""
 
 from regard.indexing.docstore import DocStore
-from regard.indexing.index import Index
+from regard.indexing.folder import IndexFolder
 from regard.indexing.manifest import Manifest
 
-__all__ = ["DocStore", "Index", "Manifest"]
+__all__ = ["DocStore", "IndexFolder", "Manifest"]

@@ -1,11 +1,13 @@
-"""Builders of index payloads, one per kind; each reads the docstore and writes into the staging folder."""
+"""Builders of the BM25 and dense payloads, and what every builder reports; each reads the docstore and
+writes into the staging folder. The other kinds' builders live beside their payloads (multivector.py,
+chunks.py, ngram.py); ``regard.kinds`` declares which builder makes which kind."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from regard.indexing.docstore import DocStore
 
@@ -64,41 +66,3 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
         query_prefix=query_prefix, document_prefix=document_prefix, batch_size=batch_size,
     )
     return BuildResult(backend="faiss", parameters=params, model=identity.model, model_revision=identity.revision)
-
-
-def build_multivector(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
-    """Token vectors of every document in a memory-mapped store (see indexing/multivector.py)."""
-    from regard.indexing.multivector import build_multivector as build
-
-    return build(staging, docs, fingerprint, **params)
-
-
-def build_muvera(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
-    """Token store plus MUVERA fixed-dimensional encodings in FAISS (see indexing/multivector.py)."""
-    from regard.indexing.multivector import build_muvera as build
-
-    return build(staging, docs, fingerprint, **params)
-
-
-BUILDERS: dict[str, Callable[..., BuildResult]] = {"bm25": build_bm25, "dense": build_dense}
-BUILDERS.update(multivector=build_multivector, muvera=build_muvera)
-
-
-def build_dense_chunked(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
-    """One vector per overlapping token window of every document (see indexing/chunks.py)."""
-    from regard.indexing.chunks import build_dense_chunked as build
-
-    return build(staging, docs, fingerprint, **params)
-
-
-BUILDERS["dense-chunked"] = build_dense_chunked
-
-
-def build_ngram(staging: Path, docs: DocStore, fingerprint: str, **params) -> BuildResult:
-    """The corpus in a causal LM's tokens, in a suffix array, for generative retrieval (see indexing/ngram.py)."""
-    from regard.indexing.ngram import build_ngram as build
-
-    return build(staging, docs, fingerprint, **params)
-
-
-BUILDERS["ngram"] = build_ngram

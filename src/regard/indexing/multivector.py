@@ -57,7 +57,7 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, model: str | N
     check_faiss_options(faiss_type, fp16)  # before the encoding, not after
     encoder, store, params = _token_store(staging, docs, fingerprint, model, precision, batch_size, device,
                                           document_max_length, query_max_length, use_cache)
-    config = FDEConfig(dimension=store.dimension, k_sim=k_sim, d_proj=d_proj, r_reps=r_reps,
+    config = FDEConfig(dimension=store.dimension, k_sim=k_sim, d_proj=d_proj or None, r_reps=r_reps,
                        final_dimension=final_dimension, seed=seed, fill_empty=fill_empty)
     fdes = FDEEncoder(config).encode_documents(store, progress=True)
     index, faiss_params = build_faiss(fdes, faiss_type=faiss_type, fp16=fp16)

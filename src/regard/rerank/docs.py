@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Union
 
 from regard.indexing.docstore import DocStore
-from regard.indexing.index import Index
+from regard.indexing.folder import IndexFolder
 
-DocumentSource = Union[Index, DocStore, str, Path]
+DocumentSource = Union[IndexFolder, DocStore, str, Path]
 
 
 def as_docstore(source: DocumentSource) -> tuple[DocStore, str]:
     """The docstore of ``source`` and a key naming its corpus (the fingerprint when known)."""
     if isinstance(source, DocStore):
         return source, str(source.path.resolve())
-    index = source if isinstance(source, Index) else Index.open(source)
+    index = source if isinstance(source, IndexFolder) else IndexFolder.open(source)
     return index.docstore, index.manifest.corpus_fingerprint
 
 

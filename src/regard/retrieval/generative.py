@@ -130,7 +130,7 @@ class Generative(Retriever):
                  first_tokens: str = "word", prompt: str = DEFAULT_PROMPT, alpha: float = ALPHA, beta: float = BETA,
                  smoothing: float = SMOOTHING, max_occurrences: int = MAX_OCCURRENCES, device: str | None = None,
                  precision: str = "auto", batch_size: int = 16):
-        from regard.indexing.index import Index
+        from regard.indexing.folder import IndexFolder
         from regard.indexing.ngram import open_ngram_index, tokenizer_fingerprint
 
         if k < 1:
@@ -138,7 +138,7 @@ class Generative(Retriever):
         if smoothing <= 0 or alpha <= 0 or not 0 <= beta <= 1 or max_occurrences < 1:
             raise RegardError(f"need smoothing > 0, alpha > 0, 0 <= beta <= 1 and max_occurrences >= 1; got "
                               f"smoothing={smoothing}, alpha={alpha}, beta={beta}, max_occurrences={max_occurrences}")
-        self.index = index if isinstance(index, Index) else Index.open(index)
+        self.index = index if isinstance(index, IndexFolder) else IndexFolder.open(index)
         if self.index.manifest.kind != "ngram":
             raise RegardError(f"{self.index.folder}: a {self.index.manifest.kind} index; generative retrieval "
                               f"needs an ngram index (regard index --kind ngram)")

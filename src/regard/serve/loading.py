@@ -8,7 +8,7 @@ from typing import Any
 
 from regard.errors import RegardError
 from regard.indexing.docstore import DocStore
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.pipeline import Stage
 
 CONFIG_SUFFIXES = (".yaml", ".yml")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from regard.data.types import Qrels, Query, Run
 from regard.datasets import Dataset, cache_root, corpus_fingerprint
-from regard.indexing.index import Index
+from regard.kinds import Index
 from regard.indexing.manifest import MANIFEST_NAME
 from regard.locks import target_lock
 

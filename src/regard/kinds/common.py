@@ -1,0 +1,25 @@
+"""Help texts and choices shared by several kinds' declarations (encoders, FAISS)."""
+
+from __future__ import annotations
+
+from regard.indexing.faiss_index import FAISS_TYPES
+from regard.models import DEFAULT_DENSE_MODEL
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+ENCODER_HELP = {
+    "model": f"Encoder: hub name or folder (default {DEFAULT_DENSE_MODEL}).",
+    "precision": "Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, else fp32.",
+    "batch_size": "Encoding batch size.",
+    "device": "Encoding device (default: cuda if available, else cpu).",
+    "use_cache": "Reuse (and write) cached corpus vectors keyed by encoder and corpus fingerprint.",
+    "query_prefix": 'Text put before each query, e.g. "query: " (E5); recorded in the manifest.',
+    "document_prefix": 'Text put before each document, e.g. "passage: " (E5); recorded in the manifest.',
+    "max_length": "Tokens per text (default: the model's own maximum).",
+}
+FAISS_HELP = {
+    "faiss_type": "FAISS index type: flat (exact inner product), hnsw or ivfpq.",
+    "fp16": "Store vectors as float16 (flat and hnsw; refused for ivfpq).",
+}
+ENCODER_CHOICES = {"precision": PRECISIONS, "faiss_type": FAISS_TYPES}
+FAISS_FLAGS = {"faiss_type": "--faiss"}

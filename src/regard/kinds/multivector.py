@@ -1,0 +1,24 @@
+"""The ``multivector`` kind: every document's token vectors, searched by exhaustive MaxSim (the reference)."""
+
+from regard.indexing.multivector import build_multivector
+from regard.kinds.base import IndexKind
+from regard.kinds.common import ENCODER_CHOICES, ENCODER_HELP
+
+TOKEN_HELP = {
+    **ENCODER_HELP,
+    "model": "Token encoder: a ColBERT checkpoint or any Hugging Face encoder (default all-MiniLM-L6-v2).",
+    "document_max_length": "Document tokens kept (default: the model's length; ColBERT doc_maxlen).",
+    "query_max_length": "Query tokens (default 64; ColBERT query_maxlen).",
+    "progress": "Show a progress bar over the exhaustive scan.",
+}
+TOKEN_FLAGS = {"document_max_length": "--doc-max-length"}
+
+KIND = IndexKind(
+    name="multivector",
+    summary="token vectors in a memory-mapped store, exact MaxSim over every document",
+    builder=build_multivector,
+    retriever="regard.retrieval.multivector:MaxSimRetriever",
+    help=TOKEN_HELP,
+    choices=ENCODER_CHOICES,
+    flags=TOKEN_FLAGS,
+)
