@@ -200,8 +200,19 @@ def store(tmp_path):
 def test_docstore_round_trip_keeps_index_order(store, tmp_path):
     assert (tmp_path / DOCSTORE_NAME).is_file()
     assert len(store) == 3
-    assert store.ids() == ["z9", "a1", "m5"]  # index order, not sorted
+    assert list(store.ids()) == ["z9", "a1", "m5"]  # index order, not sorted
     assert list(store) == DOCS
+
+
+def test_docstore_ids_are_memory_mapped_and_positions_come_from_the_store(store, tmp_path):
+    import numpy as np
+
+    ids = store.ids()
+    assert isinstance(ids._array, np.memmap) and ids[1] == "a1" and ids[0:2] == ["z9", "a1"] and len(ids) == 3
+    assert store.positions(["m5", "z9", "missing"]) == {"m5": 2, "z9": 0}
+    assert store.documents_at([2, 0]) == [DOCS[2], DOCS[0]]
+    assert store.between(1, 3) == DOCS[1:] and [len(b) for b in store.batches(2)] == [2, 1]
+    assert store.content_lengths().tolist() == [len(d.title) + len(d.text) for d in DOCS]
 
 
 def test_docstore_get(store):

@@ -57,7 +57,7 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
         model or DEFAULT_DENSE_MODEL, device=device, precision=precision, batch_size=batch_size,
         max_length=max_length, query_prefix=query_prefix, document_prefix=document_prefix,
     )
-    vectors = corpus_embeddings(encoder, list(docs), fingerprint, use_cache=use_cache)
+    vectors = corpus_embeddings(encoder, docs, fingerprint, use_cache=use_cache)  # memory-mapped
     index, params = build_faiss(vectors, faiss_type=faiss_type, fp16=fp16)
     save_faiss(index, staging)
     identity = encoder.identity

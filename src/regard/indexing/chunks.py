@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 
 from regard.data.types import Document
 from regard.errors import BadIndexError
+from regard.indexing.docstore import DocStore, write_docstore
 
 CHUNKS_FILE = "chunk_offsets.npy"
 CHUNK_SEPARATOR = "#"
@@ -175,12 +178,34 @@ def build_dense_chunked(staging: Path, docs, fingerprint: str, model: str | None
         raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
     model = model or DEFAULT_DENSE_MODEL
     chunker = Chunker(load_tokenizer(model), chunk_tokens=chunk_tokens, overlap=overlap)
-    chunks, offsets = chunk_documents(iter(docs), chunker)
+    # The chunks go through a docstore of their own in the staging folder, written as the documents
+    # stream past, so neither the corpus nor its chunks are ever held in memory; it is removed after.
+    chunk_folder = staging / "chunks.partial"
+    chunk_folder.mkdir()
+    counts = array("q")
+    count, _ = write_docstore(_chunk_stream(docs.batches(), chunker, counts), chunk_folder)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(counts, dtype=np.int64), out=offsets[1:])
     key = json.dumps({"corpus": fingerprint, "chunking": chunker.identity()}, sort_keys=True)
     chunk_fingerprint = hashlib.sha256(key.encode()).hexdigest()
-    result = build_dense(staging, chunks, chunk_fingerprint, model=model,
-                         max_length=max_length or chunk_tokens, **dense_params)
+    chunk_store = DocStore(chunk_folder)
+    try:
+        result = build_dense(staging, chunk_store, chunk_fingerprint, model=model,
+                             max_length=max_length or chunk_tokens, **dense_params)
+    finally:
+        chunk_store.close()
+        shutil.rmtree(chunk_folder)
     ChunkMap(offsets).save(staging)
-    result.parameters.update(chunk_tokens=chunk_tokens, chunk_overlap=overlap, chunks=len(chunks),
+    result.parameters.update(chunk_tokens=chunk_tokens, chunk_overlap=overlap, chunks=count,
                              aggregate=aggregate, top_chunks=top_chunks)
     return result
+
+
+def _chunk_stream(batches: Iterable[list[Document]], chunker: Chunker, counts: array) -> Iterator[Document]:
+    """The chunks of every document in order; ``counts`` gets each document's number of chunks."""
+    for batch in batches:
+        for document in batch:
+            number = -1
+            for number, text in enumerate(chunker.split(document.contents)):
+                yield Document(chunk_id(document.id, number), text)
+            counts.append(number + 1)

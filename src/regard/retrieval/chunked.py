@@ -18,6 +18,7 @@ from regard.data.types import Query, Run, ranked
 from regard.indexing.chunks import AGGREGATES, ChunkMap, split_chunk_id
 from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Stage
+from regard.retrieval.candidates import positions_in
 from regard.retrieval.dense import DenseRetriever
 
 
@@ -79,10 +80,7 @@ class ChunkedDenseRetriever(DenseRetriever):
     def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         vectors = np.ascontiguousarray(self.encoder.encode_queries([q.text for q in queries]), dtype=np.float32)
         if run is not None:
-            if self._positions is None:
-                self._positions = {doc_id: i for i, doc_id in enumerate(self._ids)}
-            candidates = [np.array([self._positions[d] for d in run.docids(q.id) if d in self._positions],
-                                   dtype=np.int64) for q in queries]
+            candidates = [positions_in(self.index.docstore, run.docids(q.id)) for q in queries]
             k = max((len(c) for c in candidates), default=0)
         else:
             candidates = self._candidates(vectors)

@@ -7,6 +7,7 @@ import numpy as np
 from regard.data.types import Query, Run
 from regard.indexing.faiss_index import search, stored_vectors
 from regard.pipeline import Retriever
+from regard.retrieval.candidates import positions_in
 
 
 class DenseRetriever(Retriever):
@@ -31,7 +32,6 @@ class DenseRetriever(Retriever):
         )
         self._faiss = load_faiss(index.folder, params)
         self._ids = index.docstore.ids()
-        self._positions: dict[str, int] | None = None
         self.name = index.name
 
     def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
@@ -46,15 +46,9 @@ class DenseRetriever(Retriever):
         })
 
     def _rescore(self, queries: list[Query], vectors: np.ndarray, run: Run) -> Run:
-        if self._positions is None:
-            self._positions = {doc_id: i for i, doc_id in enumerate(self._ids)}
         rankings = {}
         for query, vector in zip(queries, vectors):
-            candidates = [d for d in run.docids(query.id) if d in self._positions]
-            if not candidates:
-                rankings[query.id] = []
-                continue
-            stored = stored_vectors(self._faiss, np.array([self._positions[d] for d in candidates], dtype=np.int64))
-            scores = stored @ vector
-            rankings[query.id] = list(zip(candidates, scores.tolist()))
+            positions = positions_in(self.index.docstore, run.docids(query.id))
+            scores = stored_vectors(self._faiss, positions) @ vector
+            rankings[query.id] = [(self._ids[p], s) for p, s in zip(positions.tolist(), scores.tolist())]
         return Run(rankings)

@@ -13,6 +13,7 @@ from regard.data.types import Query, Run, ranked
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import BadIndexError, RegardError
 from regard.pipeline import Retriever
+from regard.retrieval.candidates import positions_in
 from regard.retrieval.maxsim import exhaustive_maxsim, maxsim, resolve_precision
 
 
@@ -45,7 +46,6 @@ class _TokenStoreStage(Retriever):
         self._ids = index.docstore.ids()
         if len(self._ids) != len(self.store):
             raise RegardError(f"{index.folder}: token store has {len(self.store)} documents, docstore {len(self._ids)}")
-        self._positions: dict[str, int] | None = None
 
     def retrieve_run(self, queries: list[Query], run: Run | None) -> Run:
         vectors = self.encode_queries(queries)
@@ -66,12 +66,9 @@ class _TokenStoreStage(Retriever):
 
     def rescore(self, queries: list[Query], vectors: RaggedVectors, run: Run) -> Run:
         """MaxSim of each query's incoming candidates (documents not in the index are dropped)."""
-        if self._positions is None:
-            self._positions = {doc_id: i for i, doc_id in enumerate(self._ids)}
         rankings = {}
         for i, query in enumerate(queries):
-            candidates = np.array([self._positions[d] for d in run.docids(query.id) if d in self._positions],
-                                  dtype=np.int64)
+            candidates = positions_in(self.index.docstore, run.docids(query.id))
             rankings[query.id] = self.rerank(vectors[i], candidates, len(candidates)) if len(candidates) else []
         return Run(rankings)
 
