@@ -272,7 +272,7 @@ def _bm25(params: Params, context: StageContext) -> Stage:
 def _dense(params: Params, context: StageContext) -> Stage:
     """Dense retrieval over a FAISS index (or rescoring an incoming run); model, precision, faiss, k, ..."""
     from regard.encoders.dense import effective_precision
-    from regard.indexing.faiss_index import FP16_TYPES
+    from regard.indexing.faiss_index import FAISS_TYPES, FP16_TYPES
     from regard.models import DEFAULT_DENSE_MODEL, choose_device
 
     device = choose_device(context.device)
@@ -280,7 +280,7 @@ def _dense(params: Params, context: StageContext) -> Stage:
     precision = params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto")
     build = dict(
         model=model, precision=effective_precision(precision, device),
-        faiss_type=params.choice("faiss", ("flat", "hnsw", "ivfpq"), "flat"), fp16=params.get("fp16", bool, False),
+        faiss_type=params.choice("faiss", FAISS_TYPES, "flat"), fp16=params.get("fp16", bool, False),
         max_length=params.get("max_length", int, None), query_prefix=params.get("query_prefix", str, ""),
         document_prefix=params.get("document_prefix", str, ""),
     )

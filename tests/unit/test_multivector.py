@@ -172,16 +172,20 @@ def test_token_vectors_are_cached_and_shards_resume(tmp_path, tiny_checkpoint, m
         calls.append(len(texts))
         return real(texts)
 
+    from regard.indexing.docstore import DocStore, write_docstore
+
+    write_docstore(DOCS, tmp_path)
+    docs = DocStore(tmp_path)
     monkeypatch.setattr(encoder, "encode_documents", failing_after_two)
     with pytest.raises(KeyboardInterrupt):
-        cached_token_store(encoder, DOCS, "fingerprint")
+        cached_token_store(encoder, docs, "fingerprint")
     calls.append("resumed")
     monkeypatch.setattr(encoder, "encode_documents",
                         lambda texts, progress=False: calls.append(len(texts)) or real(texts))
-    folder = cached_token_store(encoder, DOCS, "fingerprint")
+    folder = cached_token_store(encoder, docs, "fingerprint")
     assert calls == [3, 3, "resumed", 2]  # only the third shard is encoded after the interruption
     assert len(TokenStore(folder)) == len(DOCS) and not list(folder.glob("shard-*"))
-    cached_token_store(encoder, DOCS, "fingerprint")
+    cached_token_store(encoder, docs, "fingerprint")
     assert calls[-1] == 2  # the finished store is reused whole
 
 
@@ -277,3 +281,33 @@ def test_muvera_returns_k_documents_when_k_exceeds_the_candidates(tmp_path, tiny
         assert [d for d, _ in tail] == [f"d{p}" for p in fde_positions[i][3:7]]
         gaps = np.diff([s for _, s in tail])
         np.testing.assert_allclose(gaps, np.diff(fde_scores[i][3:7]), atol=1e-5)
+
+
+def test_muvera_fdes_can_be_product_quantised(tmp_path, tiny_checkpoint):
+    exact = build(tmp_path, "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3)
+    compressed = Index.build(DOCS, tmp_path / "pq", kind="muvera", model=str(tiny_checkpoint), precision="fp32",
+                             device="cpu", k_sim=2, d_proj=8, r_reps=3, fde_pq=True)
+    faiss_params = compressed.manifest.parameters["faiss"]
+    assert faiss_params["faiss_type"] == "pq" and compressed.manifest.parameters["fde_pq"] is True
+    assert compressed.manifest.parameters["fde_bytes"] * 8 <= exact.manifest.parameters["fde_bytes"]
+    # With every document a candidate, the exact MaxSim rerank makes both rankings identical.
+    full = {name: index.retriever(k=5, candidates=len(DOCS))(QUERIES) for name, index in
+            (("exact", exact), ("pq", compressed))}
+    assert all(full["exact"].docids(q.id) == full["pq"].docids(q.id) for q in QUERIES)
+    with pytest.raises(RegardError, match="fde_pq"):
+        build(tmp_path / "x", "muvera", tiny_checkpoint, fde_pq=True, faiss_type="hnsw")
+
+
+def test_document_fdes_are_computed_per_slice_as_faiss_reads_them(tmp_path, tiny_checkpoint):
+    from regard.encoders.muvera import FDEConfig, FDEEncoder
+    from regard.indexing.multivector import DocumentFDEs
+    from regard.indexing.token_store import TokenStore
+
+    index = build(tmp_path, "multivector", tiny_checkpoint)
+    store = TokenStore(index.folder)
+    encoder = FDEEncoder(FDEConfig(dimension=store.dimension, k_sim=2, d_proj=8, r_reps=2))
+    lazy = DocumentFDEs(store, encoder)
+    whole = encoder.encode_documents(store)
+    assert lazy.shape == whole.shape
+    np.testing.assert_allclose(np.concatenate([lazy[0:3], lazy[3:len(DOCS)]]), whole, atol=1e-6)
+    np.testing.assert_allclose(lazy[np.array([4, 1])], whole[[4, 1]], atol=1e-6)

@@ -1,10 +1,12 @@
-"""FAISS indexes over normalised vectors: exact inner product (default), HNSW, and IVF-PQ.
+"""FAISS indexes over normalised vectors: exact inner product (default), HNSW, IVF-PQ and PQ.
 
 Every type can return its stored vectors by position (`stored_vectors`), which is how a dense
 index rescores an incoming run: flat and HNSW keep the vectors (float32, or float16 with ``fp16``),
 IVF-PQ keeps their product-quantised codes and a direct map from position to code, so rescoring
-sees the same approximation as its search. ``fp16`` does not apply to IVF-PQ (its codes are
-already compressed) and is refused there rather than ignored.
+sees the same approximation as its search; PQ is an exhaustive scan of product-quantised codes (8
+bits per ~8 dimensions: 1/32 of float32), trained on a sample. ``fp16`` does not apply to IVF-PQ or
+PQ (their codes are already compressed) and is refused there rather than ignored. ``vectors`` may be
+any matrix-like object with ``shape`` and row slicing (a memory map, or FDEs computed per batch).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import numpy as np
 from regard.errors import RegardError
 
 FAISS_FILE = "vectors.faiss"
-FAISS_TYPES = ("flat", "hnsw", "ivfpq")
-FP16_TYPES = ("flat", "hnsw")
+FAISS_TYPES = ("flat", "hnsw", "ivfpq", "pq")
+FP16_TYPES = ("flat", "hnsw")  # ivfpq and pq store product-quantised codes
 TRAINING_POINTS_PER_CENTROID = 64  # IVF-PQ trains on at most this many vectors per centroid (k-means and PQ)
-ADD_BATCH = 65536
+ADD_BATCH_BYTES = 256 << 20  # vectors added (and, for a lazy matrix, computed) per batch
 
 
 class FaissOptionError(RegardError, ValueError):
@@ -43,6 +45,11 @@ def _faiss():
     return faiss
 
 
+def pq_subquantizers(dim: int) -> int:
+    """Sub-quantizers of 8 bits for about 8 dimensions each: codes 1/32 the size of float32 vectors."""
+    return next(m for m in range(max(1, dim // 8), 0, -1) if dim % m == 0)
+
+
 def ivfpq_shape(count: int, dim: int) -> tuple[int, int, int]:
     """(nlist, PQ sub-quantizers, bits per code) for ``count`` vectors of ``dim`` dimensions."""
     nlist = max(1, min(int(4 * math.sqrt(count)), count // 39))
@@ -58,7 +65,7 @@ def training_sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray
     """
     count = vectors.shape[0]
     if size >= count:
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(vectors[np.arange(count)], dtype=np.float32)
     rows = np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
     return np.ascontiguousarray(vectors[rows], dtype=np.float32)
 
@@ -86,7 +93,7 @@ def build_faiss(vectors: np.ndarray, faiss_type: str = "flat", fp16: bool = Fals
         index.hnsw.efConstruction = 200
         index.hnsw.efSearch = 128
         params.update(hnsw_m=hnsw_m, ef_construction=200, ef_search=128)
-    else:
+    elif faiss_type == "ivfpq":
         nlist, sub, bits = ivfpq_shape(count, dim)
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFPQ(quantizer, dim, nlist, sub, bits, faiss.METRIC_INNER_PRODUCT)
@@ -96,10 +103,18 @@ def build_faiss(vectors: np.ndarray, faiss_type: str = "flat", fp16: bool = Fals
         index.make_direct_map()  # position -> code, for rescoring an incoming run
         params.update(nlist=nlist, pq_subquantizers=sub, pq_bits=bits, nprobe=index.nprobe,
                       training_vectors=len(sample))
+    elif faiss_type == "pq":
+        sub = pq_subquantizers(dim)
+        bits = 8 if count >= 256 else max(1, int(math.log2(max(2, count))))  # k-means needs >= 2^bits points
+        index = faiss.IndexPQ(dim, sub, bits, faiss.METRIC_INNER_PRODUCT)
+        sample = training_sample(vectors, TRAINING_POINTS_PER_CENTROID * 2 ** bits)
+        index.train(sample)
+        params.update(pq_subquantizers=sub, pq_bits=bits, training_vectors=len(sample))
     if not index.is_trained:
         index.train(training_sample(vectors, count))
-    for start in range(0, count, ADD_BATCH):
-        index.add(np.ascontiguousarray(vectors[start:start + ADD_BATCH], dtype=np.float32))
+    batch = max(1, ADD_BATCH_BYTES // (4 * dim))
+    for start in range(0, count, batch):
+        index.add(np.ascontiguousarray(vectors[start:start + batch], dtype=np.float32))
     return index, params
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from regard.progress import progress_bar
 
-from regard.data.types import Document
 from regard.datasets import cache_root
 from regard.encoders.multivector import RaggedVectors, TokenEncoder
 from regard.errors import BadIndexError
+from regard.indexing.docstore import DocStore
 from regard.locks import target_lock
 
 TOKENS_FILE = "tokens.npy"
@@ -113,7 +113,7 @@ def _shard_count(path: Path) -> int:
         return -1
 
 
-def cached_token_store(encoder: TokenEncoder, documents: list[Document], corpus_fingerprint: str,
+def cached_token_store(encoder: TokenEncoder, documents: DocStore, corpus_fingerprint: str,
                        use_cache: bool = True) -> Path:
     """The folder of the cached token store of ``documents``, encoding what is not cached yet.
 
@@ -126,7 +126,7 @@ def cached_token_store(encoder: TokenEncoder, documents: list[Document], corpus_
         return _cached_token_store(encoder, documents, folder, use_cache)
 
 
-def _cached_token_store(encoder: TokenEncoder, documents: list[Document], folder: Path, use_cache: bool) -> Path:
+def _cached_token_store(encoder: TokenEncoder, documents: DocStore, folder: Path, use_cache: bool) -> Path:
     if use_cache and (folder / TOKENS_FILE).is_file() and (folder / OFFSETS_FILE).is_file():
         try:
             store = TokenStore(folder)
@@ -136,16 +136,17 @@ def _cached_token_store(encoder: TokenEncoder, documents: list[Document], folder
             pass
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "encoder.json").write_text(json.dumps(encoder.identity.as_dict(), indent=2) + "\n")
-    texts = encoder.document_texts(documents)
+    count = len(documents)
     shards: list[Path] = []
-    bar = progress_bar(total=len(texts), desc=f"Encoding tokens with {encoder.resolved.name}", unit="doc")
-    for number, start in enumerate(range(0, len(texts), SHARD_SIZE)):
+    bar = progress_bar(total=count, desc=f"Encoding tokens with {encoder.resolved.name}", unit="doc")
+    for number, start in enumerate(range(0, count, SHARD_SIZE)):
         path = folder / f"shard-{number:05d}.npz"
-        chunk = texts[start:start + SHARD_SIZE]
-        if not (use_cache and path.exists() and _shard_count(path) == len(chunk)):
-            _save_shard(path, encoder.encode_documents(chunk))
+        size = min(SHARD_SIZE, count - start)
+        if not (use_cache and path.exists() and _shard_count(path) == size):
+            texts = encoder.document_texts(documents.between(start, start + size))
+            _save_shard(path, encoder.encode_documents(texts))
         shards.append(path)
-        bar.update(len(chunk))
+        bar.update(size)
     bar.close()
     write_token_store(folder, shards)
     for shard_file in folder.glob("shard-*.npz"):

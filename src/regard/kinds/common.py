@@ -18,8 +18,9 @@ ENCODER_HELP = {
     "max_length": "Tokens per text (default: the model's own maximum).",
 }
 FAISS_HELP = {
-    "faiss_type": "FAISS index type: flat (exact inner product), hnsw or ivfpq.",
-    "fp16": "Store vectors as float16 (flat and hnsw; refused for ivfpq).",
+    "faiss_type": "FAISS index type: flat (exact inner product), hnsw, ivfpq, or pq (exhaustive scan of "
+                  "product-quantised codes, 1/32 of float32).",
+    "fp16": "Store vectors as float16 (flat and hnsw; refused for ivfpq and pq).",
 }
 ENCODER_CHOICES = {"precision": PRECISIONS, "faiss_type": FAISS_TYPES}
 FAISS_FLAGS = {"faiss_type": "--faiss"}

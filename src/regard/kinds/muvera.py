@@ -18,6 +18,7 @@ KIND = IndexKind(
         "final_dimension": "Final Count-Sketch dimension (default: none).",
         "seed": "Seed of hyperplanes and projections.",
         "fill_empty": "Fill empty document partitions from the nearest point (the paper's choice).",
+        "fde_pq": "Store FDEs product-quantised (FAISS pq: 1/32 of float32, as the paper compresses them).",
         "candidates": "FDE candidates reranked by exact MaxSim.",
         "rerank": "Rerank the candidates by MaxSim (off: FDE scores alone).",
         "ef_search": "HNSW search depth of an index built with --faiss hnsw.",
