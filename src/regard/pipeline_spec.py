@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from regard.errors import RegardError
+from regard.errors import ParameterError, RegardError
 from regard.kinds import Index
 from regard.pipeline import Stage
 from regard.retrieval.fusion import ReciprocalRankFusion
@@ -184,6 +184,8 @@ def _construct(token: str, make) -> Stage:
     """``make()``, with a wrong or unknown parameter reported against the operand that names it."""
     try:
         return make()
+    except ParameterError as err:
+        raise PipelineSpecError(f"{token}: {err}") from None
     except RegardError:
         raise
     except (TypeError, ValueError) as err:

@@ -34,7 +34,7 @@ def test_operand_parameters_are_parsed_and_checked(bm25s_index):
     assert stage(QUERIES)  # fused with the plain operand
     with pytest.raises(PipelineSpecError, match="is a 'bm25' index"):
         parser.parse(f"dense(k=3):{folder}")
-    with pytest.raises(PipelineSpecError, match="unexpected keyword argument 'kk'"):
+    with pytest.raises(PipelineSpecError, match="unknown bm25 retriever parameter 'kk'"):
         parser.parse(f"bm25(kk=3):{folder}")
     with pytest.raises(PipelineSpecError, match="bm25s backend fixes k1 and b"):
         parser.parse(f"bm25(k1=1.5):{folder}")

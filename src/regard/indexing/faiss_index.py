@@ -105,7 +105,8 @@ def build_faiss(vectors: np.ndarray, faiss_type: str = "flat", fp16: bool = Fals
                       training_vectors=len(sample))
     elif faiss_type == "pq":
         sub = pq_subquantizers(dim)
-        bits = 8 if count >= 256 else max(1, int(math.log2(max(2, count))))  # k-means needs >= 2^bits points
+        # Fewer bits on small corpora: k-means wants about 39 points per centroid.
+        bits = 8 if count >= 256 * 39 else max(1, min(8, int(math.log2(max(2, count // 39)))))
         index = faiss.IndexPQ(dim, sub, bits, faiss.METRIC_INNER_PRODUCT)
         sample = training_sample(vectors, TRAINING_POINTS_PER_CENTROID * 2 ** bits)
         index.train(sample)

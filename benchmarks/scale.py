@@ -1,0 +1,198 @@
+#!/usr/bin/env python
+"""Scale benchmark: every index kind at 10k, 100k (and 1M) synthetic passages, each build in a child process.
+
+For each kind and size: build seconds, peak resident memory of the build process, bytes on disk,
+search queries/s at k=1000 (SciFact's 300 test queries, cycled), and the peak memory of a search
+process (which memory-maps the payloads: its RSS includes the pages it touched). Encoding kinds use
+a tiny random-weight BERT built here (2 layers, 32 dimensions, MiniLM's vocabulary): the machinery,
+not quality. Corpora come from ``benchmarks/synthetic_corpus.py`` (real sentences, seeded).
+
+Writes ``benchmarks/results/scale.{json,md}`` with the growth from the smallest to the largest size
+and an on-paper projection to 10M passages and MS MARCO (8.8M) per kind (linear in documents for
+time and disk; the RAM a kind must hold, per the architecture notes).
+
+    .venv/bin/python benchmarks/scale.py --sizes 10000,100000            # about 15 minutes here
+    .venv/bin/python benchmarks/scale.py --sizes 1000000 --kinds bm25-lucene,bm25s,dense
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from synthetic_corpus import synthetic_corpus  # noqa: E402
+
+RESULTS = ROOT / "results"
+WORK = ROOT / ".work" / "scale"
+KINDS = {
+    "bm25-lucene": ("bm25", {"backend": "lucene"}),
+    "bm25s": ("bm25", {"backend": "bm25s"}),
+    "dense": ("dense", {"precision": "fp32", "batch_size": 256, "use_cache": False}),
+    "multivector": ("multivector", {"precision": "fp32", "batch_size": 256, "use_cache": False,
+                                    "document_max_length": 128}),
+    # FDEs product-quantised (1/32 of float32) and smaller than the paper's 10,240 dimensions (1,280: k_sim 4,
+    # d_proj 8, 10 repetitions), so the build fits this machine's time at 100k+; the machinery is the same.
+    "muvera-pq": ("muvera", {"precision": "fp32", "batch_size": 256, "use_cache": False, "document_max_length": 128,
+                             "fde_pq": True, "k_sim": 4, "d_proj": 8, "r_reps": 10}),
+    "ngram": ("ngram", {}),
+}
+QUERIES = 300
+MSMARCO = 8_841_823
+
+
+def tiny_encoder() -> Path:
+    """A random-weight 2-layer BERT with MiniLM's tokenizer, saved once (sentence-transformers loads it)."""
+    folder = WORK / "tiny-bert"
+    if (folder / "config.json").exists():
+        return folder
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from regard.models import resolve_model
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _child(code: str, *args: str) -> tuple[dict, int]:
+    """Run ``code`` in a fresh Python; returns (its JSON output, its peak RSS in bytes)."""
+    process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    output = process.stdout.read()
+    process.stdout.close()
+    if status != 0:
+        raise RuntimeError(f"child failed ({status}): {output[-2000:]}")
+    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss * 1024
+
+
+BUILD = """
+import json, sys, time
+from regard import Index
+from regard.progress import set_quiet
+set_quiet()
+corpus, out, kind, params = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+started = time.perf_counter()
+Index.build(corpus, out, kind=kind, overwrite=True, **params)
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+SEARCH = """
+import json, sys, time
+from regard import Index, load_dataset
+from regard.progress import set_quiet
+set_quiet()
+folder, count = sys.argv[1], int(sys.argv[2])
+queries = load_dataset("scifact").queries("test")
+queries = (queries * (count // len(queries) + 1))[:count]
+queries = [type(q)(f"{q.id}-{i}", q.text) for i, q in enumerate(queries)]
+stage = Index.open(folder).retriever(k=1000)
+stage(queries[:2])  # load models and touch the payload once
+started = time.perf_counter()
+run = stage(queries)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "queries": len(queries), "hits": sum(len(run[q]) for q in run)}))
+"""
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def measure(name: str, size: int, queries: int) -> dict:
+    kind, params = KINDS[name]
+    params = dict(params)
+    if kind in ("dense", "multivector", "muvera"):
+        params["model"] = str(tiny_encoder())
+    if kind == "ngram":
+        params["model"] = str(tiny_encoder())  # a tokenizer folder: the payload, not an LM, is measured
+    corpus = synthetic_corpus(size)
+    out = WORK / f"{name}-{size}"
+    built, build_rss = _child(BUILD, str(corpus), str(out), kind, json.dumps(params))
+    row = {"kind": name, "documents": size, "build_seconds": round(built["seconds"], 1),
+           "build_peak_rss_mib": round(build_rss / 2 ** 20), "disk_mib": round(folder_bytes(out) / 2 ** 20, 1)}
+    if kind != "ngram":  # generative search needs a causal LM: measured by benchmarks/generative.py
+        searched, search_rss = _child(SEARCH, str(out), str(queries))
+        row.update(queries_per_second=round(searched["queries"] / searched["seconds"], 1),
+                   search_peak_rss_mib=round(search_rss / 2 ** 20))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def projection(rows: list[dict]) -> list[dict]:
+    """Per kind, linear extrapolation from its largest measured size to 10M and MS MARCO."""
+    largest: dict[str, dict] = {}
+    for row in rows:
+        if row["documents"] >= largest.get(row["kind"], {}).get("documents", 0):
+            largest[row["kind"]] = row
+    out = []
+    for name, row in largest.items():
+        factor = {"10M": 10_000_000 / row["documents"], "MS MARCO": MSMARCO / row["documents"]}
+        for target, scale in factor.items():
+            out.append({"kind": name, "target": target, "from": row["documents"],
+                        "build_hours_this_cpu": round(row["build_seconds"] * scale / 3600, 2),
+                        "disk_gib": round(row["disk_mib"] * scale / 1024, 1)})
+    return out
+
+
+def markdown(rows: list[dict], projected: list[dict]) -> str:
+    lines = ["| kind | documents | build s | build peak RSS MiB | disk MiB | queries/s (k=1000) | search peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['kind']} | {r['documents']:,} | {r['build_seconds']} | {r['build_peak_rss_mib']} | "
+                     f"{r['disk_mib']} | {r.get('queries_per_second', '')} | {r.get('search_peak_rss_mib', '')} |")
+    lines += ["", "Growth from the smallest to the largest size measured:", "",
+              "| kind | documents x | build time x | build peak RSS x | disk x |", "|---|---:|---:|---:|---:|"]
+    by_kind: dict[str, list[dict]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], []).append(r)
+    for name, group in by_kind.items():
+        group.sort(key=lambda r: r["documents"])
+        a, b = group[0], group[-1]
+        if a is not b:
+            lines.append(f"| {name} | {b['documents'] / a['documents']:.0f} | {b['build_seconds'] / a['build_seconds']:.1f} "
+                         f"| {b['build_peak_rss_mib'] / a['build_peak_rss_mib']:.2f} | {b['disk_mib'] / a['disk_mib']:.1f} |")
+    lines += ["", "On-paper projection (linear in documents from the largest size measured; this CPU, tiny encoder "
+              "for the encoding kinds):", "", "| kind | target | from | build hours | disk GiB |", "|---|---|---:|---:|---:|"]
+    for p in projected:
+        lines.append(f"| {p['kind']} | {p['target']} | {p['from']:,} | {p['build_hours_this_cpu']} | {p['disk_gib']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="Comma-separated corpus sizes.")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"Comma-separated, from: {', '.join(KINDS)}.")
+    parser.add_argument("--queries", type=int, default=QUERIES, help="Queries per search measurement.")
+    parser.add_argument("--out", default=str(RESULTS / "scale"), help="Output path without suffix.")
+    args = parser.parse_args()
+    os.environ.setdefault("REGARD_DATA", str(ROOT.parent.parent / "shared" / "datasets"))
+    os.environ.setdefault("REGARD_CACHE", str(WORK / "cache"))
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        for name in args.kinds.split(","):
+            rows.append(measure(name, size, args.queries))
+    projected = projection(rows)
+    report = {"rows": rows, "projection": projected, "note": "2-core CPU shared with other jobs: times are noisy; "
+              "memory figures are not", "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(rows, projected)
+    Path(args.out).with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
