@@ -16,6 +16,8 @@ from regard.models import DEFAULT_DENSE_MODEL
               help="BM25 engine: Lucene through pyserini, or bm25s (no Java).")
 @click.option("--k1", type=float, default=0.9, show_default=True, help="BM25 k1 (BEIR flat reference).")
 @click.option("--b", type=float, default=0.4, show_default=True, help="BM25 b (BEIR flat reference).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="bm25 (Lucene): indexing threads; search results are the same for any number.")
 @click.option("--model", default=DEFAULT_DENSE_MODEL, show_default=True, help="Dense encoder: hub name or path.")
 @click.option("--faiss", "faiss_type", type=click.Choice(["flat", "hnsw", "ivfpq"]), default="flat",
               show_default=True, help="FAISS index type (flat is exact inner product).")
@@ -50,7 +52,7 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--aggregate", type=click.Choice(["maxp", "firstp", "sumtop"]), default="maxp", show_default=True,
               help="dense-chunked: document score from its windows (best, first, sum of the top --top-chunks).")
 @click.option("--top-chunks", type=int, default=3, show_default=True, help="dense-chunked: windows summed by sumtop.")
-def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, query_prefix,
+def command(corpus, kind, out, backend, k1, b, threads, model, faiss_type, fp16, precision, batch_size, query_prefix,
             document_prefix, max_length, device, fmt, overwrite, doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
             aggregate, top_chunks):
     """Build a KIND index of CORPUS into OUT.
@@ -64,6 +66,8 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
     source = Corpus(corpus, fmt=fmt) if fmt else corpus
     if kind == "bm25":
         params = dict(backend=backend, k1=k1, b=b)
+        if threads != 1:
+            params["threads"] = threads
     elif kind == "ngram":
         # The n-gram index is in a causal LM's tokens: --model names that LM (default SmolLM2-135M-Instruct).
         explicit = click.get_current_context().get_parameter_source("model") != click.core.ParameterSource.DEFAULT
