@@ -93,18 +93,22 @@ def _first_table(token_counts: np.ndarray, documents: int) -> np.ndarray:
     return np.stack([present, hi - token_counts[present], hi], axis=1).astype(np.int64)
 
 
+def _counted(counts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """``counts`` (occurrences per token id) with the non-negative ``tokens`` added; grows as needed."""
+    if not tokens.size:
+        return counts
+    part = np.bincount(tokens)
+    if len(part) < len(counts):
+        part, counts = counts, part
+    part[:len(counts)] += counts
+    return part
+
+
 def _token_counts(tokens: np.ndarray) -> np.ndarray:
     counts = np.zeros(0, dtype=np.int64)
     for start in range(0, len(tokens), _CHUNK):
         chunk = np.asarray(tokens[start:start + _CHUNK])
-        chunk = chunk[chunk != SEPARATOR]
-        if chunk.size:
-            part = np.bincount(chunk)
-            if len(part) > len(counts):
-                part[:len(counts)] += counts
-                counts = part
-            else:
-                counts[:len(part)] += part
+        counts = _counted(counts, chunk[chunk != SEPARATOR])
     return counts
 
 
@@ -152,13 +156,7 @@ def write_fmindex(documents: Iterable[Sequence[int]], folder: str | Path, meta: 
             tokens.append(np.append(array, np.int32(SEPARATOR)))
             end += array.size + 1
             offsets.append(np.array([end], dtype=np.int64))
-            if array.size:
-                part = np.bincount(array)
-                if len(part) > len(counts):
-                    part[:len(counts)] += counts
-                    counts = part
-                else:
-                    counts[:len(part)] += part
+            counts = _counted(counts, array)
         documents_written = offsets.length - 1
     if documents_written == 0:
         raise RegardError("an n-gram index needs at least one document")
