@@ -86,7 +86,9 @@ def test_bounded_lookups_match_gathering_every_occurrence(docs, ngram, gather):
         fmindex._GATHER, fmindex._FANOUT = old
 
 
-def test_streamed_build_writes_the_in_memory_index(tmp_path):
+def test_streamed_build_writes_the_in_memory_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(fmindex, "_DOCUMENT_BATCH", 7)
+    monkeypatch.setattr(fmindex, "_CHUNK", 64)  # chunked passes over several chunks
     rng = random.Random(5)
     docs = [[rng.randrange(70000 if i % 7 == 0 else 50) for _ in range(rng.randrange(0, 30))] for i in range(200)]
     written = write_fmindex(iter(docs), tmp_path / "ngram", meta={"tokenizer": "t"})

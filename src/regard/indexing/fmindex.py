@@ -30,7 +30,7 @@ byte, 8 past 2^31 bytes), about ``10 N`` bytes for ``N`` tokens, which is this k
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,7 @@ _MAX_TOKEN = 2**31 - 1
 _GATHER = 4096  # ranges up to this size are read whole (one vectorised gather)
 _FANOUT = 1024  # larger ranges are probed at this many evenly spaced suffixes
 _CHUNK = 1 << 22  # tokens per step of the chunked passes at build time
+_DOCUMENT_BATCH = 1024  # documents appended (and counted) at a time
 
 
 def document_text(title: str, text: str) -> str:
@@ -73,9 +74,6 @@ class Continuations:
 
     def __len__(self) -> int:
         return len(self.tokens)
-
-
-_NONE = Continuations(np.empty(0, np.int32), np.empty(0, np.int64), np.empty((0, 2), np.int64))
 
 
 def _checked(ids: Sequence[int], position: int) -> np.ndarray:
@@ -112,60 +110,81 @@ def _token_counts(tokens: np.ndarray) -> np.ndarray:
     return counts
 
 
-def suffix_array(tokens: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """The suffix array of ``tokens`` (int32, separators ``-1``), into ``out`` if given.
+def _suffix_dtype(n: int):
+    return np.int32 if n < 2**31 else np.int64
 
-    pydivsufsort sorts bytes; each token is coded as ``token + 1`` in 2 (or 4) big-endian bytes, so
-    byte order is token order with the separator lowest, and the suffixes starting on a code boundary
-    are the token suffixes in order. Built here rather than through pydivsufsort's own integer path,
-    which holds several more copies of the corpus.
-    """
+
+def _codes(tokens: np.ndarray) -> np.ndarray:
+    """Each token as ``token + 1`` in 2 (or, past 65,535, 4) big-endian bytes: byte order is token
+    order with the separator lowest."""
+    width = 2 if int(np.max(tokens)) + 1 < 2**16 else 4
+    codes = np.empty(len(tokens), dtype=f">u{width}")
+    for start in range(0, len(tokens), _CHUNK):
+        codes[start:start + _CHUNK] = np.asarray(tokens[start:start + _CHUNK], dtype=np.int64) + 1
+    return codes
+
+
+def _byte_suffixes(codes: np.ndarray) -> np.ndarray:
+    """pydivsufsort's suffix array of the codes' bytes (its own integer path holds several more
+    copies of the corpus)."""
     from pydivsufsort import divsufsort
 
-    n = len(tokens)
-    width = 2 if n == 0 or int(np.max(tokens)) + 1 < 2**16 else 4
-    codes = np.empty(n, dtype=f">u{width}")
-    for start in range(0, n, _CHUNK):
-        codes[start:start + _CHUNK] = np.asarray(tokens[start:start + _CHUNK], dtype=np.int64) + 1
-    byte_suffixes = divsufsort(codes.view(np.uint8))
-    del codes
-    if out is None:
-        out = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
-    shift, filled = width.bit_length() - 1, 0
+    return divsufsort(codes.view(np.uint8))
+
+
+def _token_suffixes(byte_suffixes: np.ndarray, width: int) -> Iterator[np.ndarray]:
+    """The token suffix array, in chunks: the byte suffixes that start on a code boundary, in order."""
+    shift = width.bit_length() - 1
     for start in range(0, len(byte_suffixes), _CHUNK):
         chunk = byte_suffixes[start:start + _CHUNK]
-        aligned = chunk[(chunk & (width - 1)) == 0] >> shift
-        out[filled:filled + len(aligned)] = aligned
-        filled += len(aligned)
-    return out
+        yield chunk[(chunk & (width - 1)) == 0] >> shift
+
+
+def suffix_array(tokens: np.ndarray) -> np.ndarray:
+    """The suffix array of ``tokens`` (int32 ids, separators ``-1``), in memory."""
+    codes = _codes(tokens)
+    chunks = _token_suffixes(_byte_suffixes(codes), codes.dtype.itemsize)
+    return np.concatenate(list(chunks)).astype(_suffix_dtype(len(tokens)))
 
 
 def write_fmindex(documents: Iterable[Sequence[int]], folder: str | Path, meta: dict | None = None) -> "FMIndex":
     """Build an index over ``documents`` (sequences of token ids) straight into ``folder``; open it.
 
-    Token ids go to ``tokens.npy`` as they come; only the suffix sort holds the corpus in RAM.
+    Token ids go to ``tokens.npy`` as they come and the suffix array to ``suffixes.npy`` in chunks;
+    only the suffix sort holds the corpus in RAM (the codes and pydivsufsort's byte suffix array).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     counts = np.zeros(0, dtype=np.int64)
     with NpyAppender(folder / "tokens.npy", np.int32) as tokens, NpyAppender(folder / "offsets.npy", np.int64) as offsets:
         offsets.append(np.zeros(1, dtype=np.int64))
-        end = 0
+        pending: list[np.ndarray] = []
+
+        def flush() -> None:
+            nonlocal counts
+            if pending:
+                batch = np.concatenate(pending)
+                ends = tokens.length + np.cumsum([len(part) for part in pending])
+                tokens.append(batch)
+                offsets.append(ends)
+                counts = _counted(counts, batch[batch != SEPARATOR])
+                pending.clear()
+
         for position, ids in enumerate(documents):
-            array = _checked(ids, position)
-            tokens.append(np.append(array, np.int32(SEPARATOR)))
-            end += array.size + 1
-            offsets.append(np.array([end], dtype=np.int64))
-            counts = _counted(counts, array)
-        documents_written = offsets.length - 1
+            pending.append(np.append(_checked(ids, position), np.int32(SEPARATOR)))
+            if len(pending) == _DOCUMENT_BATCH:
+                flush()
+        flush()
+        documents_written, token_total = offsets.length - 1, tokens.length
     if documents_written == 0:
         raise RegardError("an n-gram index needs at least one document")
-    token_array = np.load(folder / "tokens.npy", mmap_mode="r")
-    suffixes = np.lib.format.open_memmap(folder / "suffixes.npy", mode="w+", shape=(len(token_array),),
-                                         dtype=np.int32 if len(token_array) < 2**31 else np.int64)
-    suffix_array(token_array, out=suffixes)
-    suffixes.flush()
-    del suffixes, token_array
+    codes = _codes(np.load(folder / "tokens.npy", mmap_mode="r"))  # the mapping is released here
+    width, byte_suffixes = codes.dtype.itemsize, _byte_suffixes(codes)
+    del codes
+    # Appended with plain writes, not through a mapping, so written pages do not count as resident.
+    with NpyAppender(folder / "suffixes.npy", _suffix_dtype(token_total)) as suffixes:
+        for chunk in _token_suffixes(byte_suffixes, width):
+            suffixes.append(chunk)
     np.save(folder / _FIRST, _first_table(counts, documents_written), allow_pickle=False)
     _write_meta(folder, meta)
     return FMIndex.load(folder)
@@ -356,7 +375,7 @@ class FMIndex:
             return self._first
         lo, hi = span if span is not None else self.range(ngram)
         if lo == hi:
-            return _NONE
+            return Continuations(np.empty(0, np.int32), np.empty(0, np.int64), np.empty((0, 2), np.int64))
         tokens, firsts = self._runs(int(lo), int(hi), depth)
         bounds = np.r_[firsts, hi].astype(np.int64)
         keep = tokens != SEPARATOR
