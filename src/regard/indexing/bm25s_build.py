@@ -32,7 +32,7 @@ from regard.data.types import Document
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s.tokenize's default, scikit-learn's CountVectorizer pattern
 _DOC_BATCH = 4096
-_SCORE_BLOCK = 65536  # documents scored and scattered per step of the second pass
+_SCORE_BLOCK = 8192  # documents scored and scattered per step of the second pass (~30 MB of temporaries)
 # bm25s's file names (BM25.save / BM25.load defaults).
 DATA_FILE, INDICES_FILE, INDPTR_FILE = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 VOCAB_FILE, PARAMS_FILE = "vocab.index.json", "params.index.json"
