@@ -17,7 +17,8 @@ from blank_queries import assert_blank_queries_get_empty_rankings
 from llm_fixtures import tiny_llm, tiny_tokenizer
 from regard.data.types import Document, Query
 from regard.errors import BadIndexError, RegardError
-from regard.indexing.fmindex import FMIndex, document_text
+from regard.indexing import fmindex
+from regard.indexing.fmindex import FMIndex, document_text, write_fmindex
 from regard.kinds import Index
 from regard.models import resolve_model
 from regard.retrieval.generative import ConstrainedDecoder, Generative, word_start_tokens
@@ -53,6 +54,59 @@ def test_count_locate_and_continuations_match_brute_force(docs, ngram):
     assert index.count([]) == sum(len(d) for d in docs) == index.token_count
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 4), max_size=40), min_size=1, max_size=30),
+       st.lists(st.integers(0, 5), max_size=3), st.integers(1, 4))
+def test_bounded_lookups_match_gathering_every_occurrence(docs, ngram, gather):
+    """With tiny gather and fan-out sizes, binary searches and probed continuations see what a full read sees."""
+    index = FMIndex.build(docs)
+    tokens, suffixes = np.asarray(index.tokens), np.asarray(index.suffixes)
+    suffix_rows = [tuple(tokens[s:s + len(ngram) + 1]) for s in suffixes]
+    matching = [i for i, row in enumerate(suffix_rows) if row[:len(ngram)] == tuple(ngram)]
+    old = fmindex._GATHER, fmindex._FANOUT
+    fmindex._GATHER, fmindex._FANOUT = gather, 2
+    try:
+        lo, hi = index.range(ngram) if ngram else (0, len(suffixes))
+        if matching:
+            assert (lo, hi) == (matching[0], matching[-1] + 1)
+        else:
+            assert lo == hi
+        assert index.count(ngram) == (len(matching) if ngram else index.token_count)
+        if ngram:
+            assert len(index.locate(ngram, limit=2)) == min(2, len(matching))
+            following = index.continuations(ngram)
+            expected: dict[int, list[int]] = {}
+            for i in matching:
+                if suffix_rows[i][len(ngram)] >= 0:
+                    expected.setdefault(int(suffix_rows[i][len(ngram)]), []).append(i)
+            assert following.tokens.tolist() == sorted(expected)
+            assert following.ranges.tolist() == [[expected[t][0], expected[t][-1] + 1] for t in sorted(expected)]
+            assert following.counts.tolist() == [len(expected[t]) for t in sorted(expected)]
+    finally:
+        fmindex._GATHER, fmindex._FANOUT = old
+
+
+def test_streamed_build_writes_the_in_memory_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(fmindex, "_DOCUMENT_BATCH", 7)
+    monkeypatch.setattr(fmindex, "_CHUNK", 64)  # chunked passes over several chunks
+    rng = random.Random(5)
+    docs = [[rng.randrange(70000 if i % 7 == 0 else 50) for _ in range(rng.randrange(0, 30))] for i in range(200)]
+    written = write_fmindex(iter(docs), tmp_path / "ngram", meta={"tokenizer": "t"})
+    built = FMIndex.build(docs)
+    for name in ("tokens", "suffixes", "offsets"):
+        assert np.array_equal(np.asarray(getattr(written, name)), np.asarray(getattr(built, name)))
+        assert isinstance(getattr(written, name), np.memmap)  # opened without a copy
+    for ngram in ([], [3], [3, 7], [69999], [1, 2, 3]):
+        a, b = written.continuations(ngram), built.continuations(ngram)
+        assert a.tokens.tolist() == b.tokens.tolist() and a.ranges.tolist() == b.ranges.tolist()
+    # the suffix array is the sorted order of all suffixes
+    tokens = np.asarray(built.tokens).tolist()
+    assert np.asarray(built.suffixes).tolist() == sorted(range(len(tokens)), key=lambda i: tokens[i:])
+    assert written.meta["tokenizer"] == "t"
+    (tmp_path / "ngram" / "first.npy").unlink()  # indexes written before first.npy existed still open
+    assert FMIndex.load(tmp_path / "ngram").continuations(()).tokens.tolist() == built.continuations(()).tokens.tolist()
+
+
 def test_save_and_load_round_trip_without_pickle(tmp_path):
     docs = [[3, 1, 4, 1, 5], [9, 2, 6], [5, 3, 5]]
     FMIndex.build(docs, meta={"tokenizer": "t"}).save(tmp_path / "ngram")
@@ -61,7 +115,7 @@ def test_save_and_load_round_trip_without_pickle(tmp_path):
     assert loaded.count([5]) == 3 and loaded.documents([5]).tolist() == [0, 2]
     assert loaded.document_tokens(1).tolist() == [9, 2, 6]
     assert sorted(p.name for p in (tmp_path / "ngram").iterdir()) == [
-        "fmindex.json", "offsets.npy", "suffixes.npy", "tokens.npy"]
+        "first.npy", "fmindex.json", "offsets.npy", "suffixes.npy", "tokens.npy"]
     (tmp_path / "ngram" / "suffixes.npy").unlink()
     with pytest.raises(BadIndexError, match="missing suffixes.npy"):
         FMIndex.load(tmp_path / "ngram")

@@ -32,13 +32,20 @@ def _tokenize(texts: list[str], show_progress: bool = False):
     )
 
 
-def build_bm25s_index(documents: Iterable[Document], folder: Path, k1: float = 0.9, b: float = 0.4) -> None:
-    """Tokenise (lower-case, English stopwords, Snowball English stemmer) and index into ``folder/bm25s``."""
-    bm25s, _ = _modules()
-    texts = [doc.contents for doc in documents]
-    retriever = bm25s.BM25(method="lucene", k1=k1, b=b)
-    retriever.index(_tokenize(texts), show_progress=False)
-    retriever.save(str(folder / BM25S_DIR))
+def build_bm25s_index(documents: Iterable[Document], folder: Path, k1: float = 0.9, b: float = 0.4) -> int:
+    """Tokenise (lower-case, English stopwords, Snowball English stemmer) and index into ``folder/bm25s``.
+
+    Streams: documents are read in batches and the score matrix is written memory-mapped (see
+    :mod:`regard.indexing.bm25s_build`), with the scores ``bm25s.BM25(method="lucene").index`` gives.
+    Returns the document count.
+    """
+    bm25s, Stemmer = _modules()
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from regard.indexing.bm25s_build import build_streamed_bm25s
+
+    return build_streamed_bm25s(documents, folder / BM25S_DIR, Stemmer.Stemmer("english"), STOPWORDS_EN,
+                                version=bm25s.__version__, k1=k1, b=b)
 
 
 class Bm25sBM25:

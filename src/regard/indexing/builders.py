@@ -23,13 +23,16 @@ class BuildResult:
 
 
 def build_bm25(staging: Path, docs: DocStore, fingerprint: str, backend: str = "lucene",
-               k1: float = 0.9, b: float = 0.4) -> BuildResult:
-    """BM25 with Lucene (pyserini) or bm25s; k1 and b are the search defaults recorded for this index."""
+               k1: float = 0.9, b: float = 0.4, threads: int = 1) -> BuildResult:
+    """BM25 with Lucene (pyserini) or bm25s; k1 and b are the search defaults recorded for this index.
+
+    ``threads``: Lucene indexing threads (search results do not depend on it); bm25s uses one.
+    """
     if backend == "lucene":
         from regard.indexing.lucene import LUCENE_DIR, build_lucene_index
 
         shutil.rmtree(staging / LUCENE_DIR, ignore_errors=True)
-        build_lucene_index(iter(docs), staging, total=len(docs))
+        build_lucene_index(iter(docs), staging, total=len(docs), threads=threads)
         params = {"analyzer": "anserini-default-english (porter, stopwords)", "field": "title + text"}
     elif backend == "bm25s":
         from regard.indexing.bm25s_backend import BM25S_DIR, build_bm25s_index

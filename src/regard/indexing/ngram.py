@@ -9,7 +9,7 @@ from pathlib import Path
 from regard.errors import BadIndexError
 from regard.indexing.builders import BuildResult
 from regard.indexing.docstore import DocStore
-from regard.indexing.fmindex import NGRAM_DIR, FMIndex, document_text
+from regard.indexing.fmindex import NGRAM_DIR, FMIndex, document_text, write_fmindex
 
 _BATCH = 256
 
@@ -18,7 +18,7 @@ def load_tokenizer(model: str):
     """The tokenizer of causal LM ``model`` (hub name, alias or folder), resolved without the network."""
     from transformers import AutoTokenizer
 
-    from regard.rerank.llm.loading import resolve_causal_lm
+    from regard.lm.loading import resolve_causal_lm
 
     resolved = resolve_causal_lm(model)
     return resolved, AutoTokenizer.from_pretrained(resolved.location)
@@ -30,33 +30,42 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256(json.dumps(vocabulary, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
 
-def tokenize_documents(tokenizer, docs: DocStore):
-    """Token ids of every document's :func:`document_text`, in index order, tokenized in batches."""
-    batch = []
-    for doc in docs:
-        batch.append(document_text(doc.title, doc.text))
-        if len(batch) == _BATCH:
-            yield from tokenizer(batch, add_special_tokens=False)["input_ids"]
-            batch = []
-    if batch:
-        yield from tokenizer(batch, add_special_tokens=False)["input_ids"]
+class _CorpusTokens:
+    """Token ids of every document's :func:`document_text`, in index order, tokenized in batches;
+    ``bytes`` counts the UTF-8 bytes of the texts seen so far."""
+
+    def __init__(self, tokenizer, docs: DocStore):
+        self.tokenizer, self.docs, self.bytes = tokenizer, docs, 0
+
+    def _encode(self, batch: list[str]) -> list[list[int]]:
+        self.bytes += sum(len(text.encode("utf-8")) for text in batch)
+        return self.tokenizer(batch, add_special_tokens=False)["input_ids"]
+
+    def __iter__(self):
+        batch = []
+        for doc in self.docs:
+            batch.append(document_text(doc.title, doc.text))
+            if len(batch) == _BATCH:
+                yield from self._encode(batch)
+                batch = []
+        if batch:
+            yield from self._encode(batch)
 
 
 def build_ngram(staging: Path, docs: DocStore, fingerprint: str, model: str | None = None) -> BuildResult:
-    """Tokenize the corpus with ``model``'s tokenizer and index it in a suffix array (``ngram/``)."""
-    from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
+    """Tokenize the corpus with ``model``'s tokenizer and index it in a suffix array (``ngram/``), streamed."""
+    from regard.lm.loading import DEFAULT_INSTRUCT_LLM
 
     resolved, tokenizer = load_tokenizer(model or DEFAULT_INSTRUCT_LLM)
-    corpus_bytes = sum(len(document_text(d.title, d.text).encode("utf-8")) for d in docs)
     meta = {"tokenizer": resolved.name, "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
             "lowercase": True, "corpus_fingerprint": fingerprint}
-    index = FMIndex.build(tokenize_documents(tokenizer, docs), meta=meta)
-    index.save(staging / NGRAM_DIR)
+    corpus = _CorpusTokens(tokenizer, docs)
+    index = write_fmindex(corpus, staging / NGRAM_DIR, meta=meta)
     params = {
         "tokenizer_fingerprint": meta["tokenizer_fingerprint"], "lowercase": True,
         "text": "' ' + title + ' ' + text, lower-cased", "token_count": index.token_count,
-        "index_bytes": index.nbytes, "corpus_bytes": corpus_bytes,
-        "index_to_corpus_ratio": round(index.nbytes / max(corpus_bytes, 1), 3),
+        "index_bytes": index.nbytes, "corpus_bytes": corpus.bytes,
+        "index_to_corpus_ratio": round(index.nbytes / max(corpus.bytes, 1), 3),
     }
     return BuildResult(backend="suffix-array", parameters=params, model=resolved.name,
                        model_revision=resolved.revision)

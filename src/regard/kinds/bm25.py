@@ -12,7 +12,7 @@ KIND = IndexKind(
         "backend": "BM25 engine: Lucene through pyserini, or bm25s (no Java).",
         "k1": "BM25 k1 (BEIR flat reference 0.9); a Lucene index also takes it at search time.",
         "b": "BM25 b (BEIR flat reference 0.4); a Lucene index also takes it at search time.",
-        "threads": "Search threads.",
+        "threads": "Lucene indexing threads (build) or search threads; results are the same for any number.",
     },
     choices={"backend": ("lucene", "bm25s")},
 )

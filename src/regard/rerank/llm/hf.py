@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from regard.encoders.dense import effective_precision
 from regard.models import choose_device, loading_model
-from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
+from regard.lm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 _PLACEHOLDER = "\u2063REGARD_CONTENT\u2063"
