@@ -180,17 +180,21 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("REGARD_DATA", str(ROOT.parent.parent / "shared" / "datasets"))
     os.environ.setdefault("REGARD_CACHE", str(WORK / "cache"))
-    rows = []
+    out = Path(args.out)
+    # Earlier measurements in the same file are kept unless measured again (runs can be split by size).
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"] if out.with_suffix(".json").exists() else []
     for size in (int(s) for s in args.sizes.split(",")):
         for name in args.kinds.split(","):
+            rows = [r for r in rows if (r["kind"], r["documents"]) != (name, size)]
             rows.append(measure(name, size, args.queries))
+    rows.sort(key=lambda r: (list(KINDS).index(r["kind"]), r["documents"]))
     projected = projection(rows)
     report = {"rows": rows, "projection": projected, "note": "2-core CPU shared with other jobs: times are noisy; "
               "memory figures are not", "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(rows, projected)
-    Path(args.out).with_suffix(".md").write_text(text)
+    out.with_suffix(".md").write_text(text)
     print(text)
 
 
