@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from regard.cli.ray_options import ray_options
 from regard.models import DEFAULT_DENSE_MODEL
 
 
@@ -50,9 +51,10 @@ from regard.models import DEFAULT_DENSE_MODEL
 @click.option("--aggregate", type=click.Choice(["maxp", "firstp", "sumtop"]), default="maxp", show_default=True,
               help="dense-chunked: document score from its windows (best, first, sum of the top --top-chunks).")
 @click.option("--top-chunks", type=int, default=3, show_default=True, help="dense-chunked: windows summed by sumtop.")
+@ray_options
 def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precision, batch_size, query_prefix,
             document_prefix, max_length, device, fmt, overwrite, doc_max_length, query_max_length, k_sim, d_proj, r_reps, final_dim, seed, chunk_tokens, chunk_overlap,
-            aggregate, top_chunks):
+            aggregate, top_chunks, ray, workers, gpus_per_worker, cpus_per_worker):
     """Build a KIND index of CORPUS into OUT.
 
     CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, a dataset name (e.g.
@@ -80,7 +82,8 @@ def command(corpus, kind, out, backend, k1, b, model, faiss_type, fp16, precisio
                       document_prefix=document_prefix, max_length=max_length)
         if kind == "dense-chunked":
             params.update(chunk_tokens=chunk_tokens, overlap=chunk_overlap, aggregate=aggregate, top_chunks=top_chunks)
-    index = Index.build(source, out, kind=kind, overwrite=overwrite, **params)
+    index = Index.build(source, out, kind=kind, overwrite=overwrite, ray=ray, workers=workers,
+                        gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, **params)
     m = index.manifest
     skipped = f", {m.skipped_empty_documents} empty skipped" if m.skipped_empty_documents else ""
     click.echo(f"built {m.kind} index ({m.backend}) of {m.document_count} documents{skipped} "

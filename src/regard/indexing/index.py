@@ -33,6 +33,20 @@ def as_corpus(corpus) -> Corpus | Iterable[Document]:
     return checked_documents(corpus)
 
 
+RAY_KINDS = ("dense", "dense-chunked", "multivector", "muvera")
+
+
+def _ray_options(kind: str, workers: int, cpus_per_worker: float, gpus_per_worker: float):
+    """Ray pool options for an encoding build; checks first that the kind encodes and that Ray is installed."""
+    from regard.scale_out.options import RayOptions
+    from regard.scale_out.ray_runtime import require_ray
+
+    if kind not in RAY_KINDS:
+        raise RegardError(f"--ray spreads encoding over workers: it applies to {', '.join(RAY_KINDS)}, not {kind!r}")
+    require_ray()
+    return RayOptions(workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=gpus_per_worker)
+
+
 def _describe(corpus) -> str:
     return str(getattr(corpus, "path", None) or type(corpus).__name__)
 
@@ -54,6 +68,7 @@ class Index:
 
     @classmethod
     def build(cls, corpus: CorpusLike, out: str | Path, kind: str = "bm25", *, overwrite: bool = False,
+              ray: bool = False, workers: int = 2, gpus_per_worker: float = 0.0, cpus_per_worker: float = 1.0,
               **params) -> "Index":
         """Build an index of ``kind`` (``bm25``, ``dense``, ``multivector`` or ``muvera``) over ``corpus`` into ``out``.
 
@@ -62,9 +77,14 @@ class Index:
         The index is built in a staging folder beside ``out`` and renamed into place at the end; an
         interrupted build leaves ``out`` untouched, and a rerun resumes cached encoding work.
         Extra ``params`` go to the kind's builder (e.g. ``backend="bm25s"``, ``model=...``, ``faiss_type="hnsw"``).
+        With ``ray=True`` the encoding kinds (dense, dense-chunked, multivector, muvera) encode on
+        ``workers`` Ray actors, each reserving ``cpus_per_worker`` CPUs and ``gpus_per_worker`` GPUs, on the
+        cluster at ``RAY_ADDRESS`` or a local one (see docs/SCALING_OUT.md); the index is the same.
         """
         if kind not in BUILDERS:
             raise ValueError(f"unknown index kind {kind!r}; expected one of {sorted(BUILDERS)}")
+        if ray:
+            params["scale_out"] = _ray_options(kind, workers, cpus_per_worker, gpus_per_worker)
         from regard import __version__
 
         source = as_corpus(corpus)
