@@ -23,6 +23,7 @@ from regard.kinds import Index
 from regard.pipeline import Stage
 from regard.retrieval.fusion import ReciprocalRankFusion
 from regard.retrieval.run_file import RunFile
+from regard.scale_out.options import RayOptions
 
 CROSS_ENCODER_PREFIX = "ce:"
 # Reranker operands: prefix -> (module, class, default model; None when the model must be named).
@@ -83,8 +84,10 @@ def tokenize(text: str) -> list[str]:
 class PipelineParser:
     """Parses pipeline expressions; operands opened once are shared between expressions."""
 
-    def __init__(self, k: int = 1000, **retriever_options):
+    def __init__(self, k: int = 1000, scale_out: RayOptions | None = None, **retriever_options):
         self.k = k
+        self.scale_out = scale_out  # rerankers then run on Ray workers, by batches of queries
+        self.distributed: list[Stage] = []
         self.retriever_options = retriever_options
         self.indexes: dict[str, Index] = {}
         self._stages: dict[str, Stage] = {}
@@ -174,7 +177,31 @@ class PipelineParser:
         if not model:
             raise PipelineSpecError(f"{token}: name a model after {prefix!r}")
         stage_class = getattr(importlib.import_module(module), class_name)
-        return _construct(token, lambda: stage_class(next(iter(self.indexes.values())), model, **parameters))
+        index = next(iter(self.indexes.values()))
+        if self.scale_out is not None:
+            return self._distributed(token, stage_class, index, model, parameters)
+        return _construct(token, lambda: stage_class(index, model, **parameters))
+
+    def _distributed(self, token: str, stage_class, index: Index, model: str, parameters: dict) -> Stage:
+        """The reranker as a recipe run on Ray workers (each loads the model once), checked here first."""
+        import inspect
+
+        from regard.scale_out.actor_pool import Recipe
+        from regard.scale_out.rerank import DistributedStage
+
+        # Absolute paths: a worker's working directory is not the driver's.
+        docs = str(index.folder.resolve())
+        model = str(Path(model).resolve()) if Path(model).exists() else model
+        _construct(token, lambda: inspect.signature(stage_class).bind(docs, model, **parameters))
+        name = f"{stage_class.__name__}({Path(model).name})"
+        stage = DistributedStage(Recipe(stage_class, (docs, model), parameters), name, self.scale_out)
+        self.distributed.append(stage)
+        return stage
+
+    def close(self) -> None:
+        """Stop the Ray workers of distributed rerankers (if any)."""
+        for stage in self.distributed:
+            stage.close()
 
     def _peek(self) -> str | None:
         return self._tokens[0] if self._tokens else None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import click
 
+from regard.cli.ray_options import ray_options
 from regard.kinds import KINDS, Param, index_kind
 
 _CLICK_TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING}
@@ -59,8 +60,10 @@ def _with_kind_options(command: Callable) -> Callable:
               help="Corpus file format (default: from the file name or its first line).")
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing regard index at --out (any other folder is refused, nothing deleted).")
+@ray_options
 @_with_kind_options
-def command(corpus: str, kind: str, out: str, fmt: str | None, overwrite: bool, **options) -> None:
+def command(corpus: str, kind: str, out: str, fmt: str | None, overwrite: bool, ray: bool, workers: int,
+            cpus_per_worker: float, gpus_per_worker: float, **options) -> None:
     """Build a KIND index of CORPUS into OUT.
 
     CORPUS is a BEIR folder, a TREC document file, a JSONL or TSV file, a dataset name (e.g.
@@ -80,7 +83,8 @@ def command(corpus: str, kind: str, out: str, fmt: str | None, overwrite: bool, 
                           for name in foreign)
         raise click.UsageError(f"{flags} does not apply to --kind {kind}")
     source = Corpus(corpus, fmt=fmt) if fmt else corpus
-    index = Index.build(source, out, kind=kind, overwrite=overwrite, **given)
+    index = Index.build(source, out, kind=kind, overwrite=overwrite, ray=ray, workers=workers,
+                        gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, **given)
     m = index.manifest
     skipped = f", {m.skipped_empty_documents} empty skipped" if m.skipped_empty_documents else ""
     click.echo(f"built {m.kind} index ({m.backend}) of {m.document_count} documents{skipped} "

@@ -19,6 +19,7 @@ from regard.encoders.dense import DenseEncoder
 from regard.encoders.npy_rows import NpyRowWriter
 from regard.locks import target_lock
 from regard.progress import progress_bar
+from regard.scale_out.shards import LocalShardMapper, ShardMapper
 
 SHARD_SIZE = 1024
 # Version of the shard layout: shards of an older layout are never mixed into a new encode.
@@ -52,6 +53,7 @@ def corpus_embeddings(
     documents: DocumentSource,
     corpus_fingerprint: str,
     use_cache: bool = True,
+    shard_mapper: ShardMapper | None = None,
 ) -> np.ndarray:
     """Embeddings of ``documents`` in position order, memory-mapped from the cache (encoded first if missing).
 
@@ -59,10 +61,12 @@ def corpus_embeddings(
     finished shard is saved, so an interrupted encode resumes where it stopped, and rows go straight
     into the cache's ``.npy`` file: memory holds one shard, never the corpus or its vectors. One
     process at a time works on a cache entry: another one encoding the same corpus waits, then reads.
+    ``shard_mapper`` encodes the missing shards (default: ``encoder.encode`` in this process; a Ray pool
+    from ``regard.scale_out.encode`` spreads them over a cluster, texts travelling through Ray).
     """
     folder = cache_root() / "embeddings" / cache_key(encoder, corpus_fingerprint)
     with target_lock(folder, announce=f"waiting for another process encoding into {folder}"):
-        return _cached_embeddings(encoder, documents, folder, use_cache)
+        return _cached_embeddings(encoder, documents, folder, use_cache, shard_mapper or LocalShardMapper(encoder.encode))
 
 
 def shard_plan(documents: DocumentSource, shard_size: int = SHARD_SIZE) -> list[np.ndarray]:
@@ -72,7 +76,8 @@ def shard_plan(documents: DocumentSource, shard_size: int = SHARD_SIZE) -> list[
     return [order[start:start + shard_size] for start in range(0, len(order), shard_size)]
 
 
-def _cached_embeddings(encoder: DenseEncoder, documents: DocumentSource, folder: Path, use_cache: bool) -> np.ndarray:
+def _cached_embeddings(encoder: DenseEncoder, documents: DocumentSource, folder: Path, use_cache: bool,
+                       shard_mapper: ShardMapper) -> np.ndarray:
     final = folder / "embeddings.npy"
     if use_cache and final.exists():
         vectors = np.load(final, mmap_mode="r", allow_pickle=False)
@@ -83,15 +88,20 @@ def _cached_embeddings(encoder: DenseEncoder, documents: DocumentSource, folder:
     partial = folder / "embeddings.partial.npy"
     writer = NpyRowWriter(partial, len(documents), encoder.dimension)
     bar = progress_bar(total=len(documents), desc=f"Encoding with {encoder.resolved.name}", unit="doc")
+    missing: dict[int, np.ndarray] = {}
     for shard, rows in enumerate(shard_plan(documents)):
         path = folder / f"shard-{shard:05d}.npy"
         if use_cache and path.exists():
-            block = np.load(path, allow_pickle=False)
+            writer.write(rows, np.load(path, allow_pickle=False))
+            bar.update(len(rows))
         else:
-            block = encoder.encode(encoder.document_texts(documents.documents_at(rows)))
-            _save_atomically(path, block)
-        writer.write(rows, block)
-        bar.update(len(rows))
+            missing[shard] = rows
+    # Texts are read from the store as the mapper pulls them (it keeps a bounded number in flight).
+    todo = ((shard, encoder.document_texts(documents.documents_at(rows))) for shard, rows in missing.items())
+    for shard, block in shard_mapper.map_shards(todo):
+        _save_atomically(folder / f"shard-{shard:05d}.npy", block)
+        writer.write(missing[shard], block)
+        bar.update(len(missing[shard]))
     bar.close()
     writer.close()
     os.replace(partial, final)

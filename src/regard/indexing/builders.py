@@ -7,9 +7,24 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from regard.indexing.docstore import DocStore
+from regard.scale_out.options import RayOptions
+
+
+def ray_encoder_mapper(factory: Callable[..., Any], options: dict[str, Any], encoder: Any, method: str,
+                       scale_out: RayOptions | None):
+    """The Ray shard mapper for encoders ``factory(**options)`` like the driver's ``encoder``, or None (local).
+
+    Workers get the driver's resolved precision, so their vectors carry the identity the cache is keyed by.
+    """
+    if scale_out is None:
+        return None
+    from regard.scale_out.encode import EncoderSpec, RayEncoderMapper
+
+    spec = EncoderSpec(factory, {**options, "precision": encoder.precision}, method)
+    return RayEncoderMapper(spec, scale_out, expected_identity=encoder.identity)
 
 
 @dataclass
@@ -48,19 +63,20 @@ def build_bm25(staging: Path, docs: DocStore, fingerprint: str, backend: str = "
 def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | None = None,
                 faiss_type: str = "flat", fp16: bool = False, batch_size: int = 64,
                 precision: str = "auto", device: str | None = None, max_length: int | None = None,
-                query_prefix: str = "", document_prefix: str = "", use_cache: bool = True) -> BuildResult:
-    """Encode every document and index the vectors in FAISS."""
+                query_prefix: str = "", document_prefix: str = "", use_cache: bool = True,
+                scale_out: RayOptions | None = None) -> BuildResult:
+    """Encode every document (in this process, or on Ray workers with ``scale_out``) and index the vectors in FAISS."""
     from regard.encoders.cache import corpus_embeddings
     from regard.encoders.select import dense_encoder
     from regard.indexing.faiss_index import build_faiss, check_faiss_options, save_faiss
     from regard.models import DEFAULT_DENSE_MODEL
 
     check_faiss_options(faiss_type, fp16)  # before the encoding, not after
-    encoder = dense_encoder(
-        model or DEFAULT_DENSE_MODEL, device=device, precision=precision, batch_size=batch_size,
-        max_length=max_length, query_prefix=query_prefix, document_prefix=document_prefix,
-    )
-    vectors = corpus_embeddings(encoder, docs, fingerprint, use_cache=use_cache)  # memory-mapped
+    options = dict(model=model or DEFAULT_DENSE_MODEL, device=device, batch_size=batch_size, max_length=max_length,
+                   query_prefix=query_prefix, document_prefix=document_prefix)
+    encoder = dense_encoder(precision=precision, **options)
+    mapper = ray_encoder_mapper(dense_encoder, options, encoder, "encode", scale_out)
+    vectors = corpus_embeddings(encoder, docs, fingerprint, use_cache=use_cache, shard_mapper=mapper)  # memory-mapped
     index, params = build_faiss(vectors, faiss_type=faiss_type, fp16=fp16)
     save_faiss(index, staging)
     identity = encoder.identity

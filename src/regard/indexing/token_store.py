@@ -22,6 +22,7 @@ from regard.encoders.multivector import RaggedVectors, TokenEncoder
 from regard.errors import BadIndexError
 from regard.indexing.docstore import DocStore
 from regard.locks import target_lock
+from regard.scale_out.shards import LocalShardMapper, ShardMapper
 
 TOKENS_FILE = "tokens.npy"
 OFFSETS_FILE = "token_offsets.npy"
@@ -114,19 +115,23 @@ def _shard_count(path: Path) -> int:
 
 
 def cached_token_store(encoder: TokenEncoder, documents: DocStore, corpus_fingerprint: str,
-                       use_cache: bool = True) -> Path:
+                       use_cache: bool = True, shard_mapper: ShardMapper | None = None) -> Path:
     """The folder of the cached token store of ``documents``, encoding what is not cached yet.
 
     Encoding proceeds in shards of documents in index order (sorted by length inside the encoder);
     each finished shard is saved, so an interrupted encode resumes where it stopped. One process at a
-    time works on a cache entry; another one waits, then reads the result.
+    time works on a cache entry; another one waits, then reads the result. ``shard_mapper`` encodes
+    the missing shards (default: ``encoder.encode_documents`` in this process; a Ray pool from
+    ``regard.scale_out.encode`` spreads them over a cluster).
     """
     folder = cache_root() / "token_vectors" / store_cache_key(encoder, corpus_fingerprint)
     with target_lock(folder, announce=f"waiting for another process encoding into {folder}"):
-        return _cached_token_store(encoder, documents, folder, use_cache)
+        mapper = shard_mapper or LocalShardMapper(encoder.encode_documents)
+        return _cached_token_store(encoder, documents, folder, use_cache, mapper)
 
 
-def _cached_token_store(encoder: TokenEncoder, documents: DocStore, folder: Path, use_cache: bool) -> Path:
+def _cached_token_store(encoder: TokenEncoder, documents: DocStore, folder: Path, use_cache: bool,
+                        shard_mapper: ShardMapper) -> Path:
     if use_cache and (folder / TOKENS_FILE).is_file() and (folder / OFFSETS_FILE).is_file():
         try:
             store = TokenStore(folder)
@@ -138,15 +143,21 @@ def _cached_token_store(encoder: TokenEncoder, documents: DocStore, folder: Path
     (folder / "encoder.json").write_text(json.dumps(encoder.identity.as_dict(), indent=2) + "\n")
     count = len(documents)
     shards: list[Path] = []
+    missing: dict[int, int] = {}
     bar = progress_bar(total=count, desc=f"Encoding tokens with {encoder.resolved.name}", unit="doc")
     for number, start in enumerate(range(0, count, SHARD_SIZE)):
         path = folder / f"shard-{number:05d}.npz"
-        size = min(SHARD_SIZE, count - start)
-        if not (use_cache and path.exists() and _shard_count(path) == size):
-            texts = encoder.document_texts(documents.between(start, start + size))
-            _save_shard(path, encoder.encode_documents(texts))
+        if use_cache and path.exists() and _shard_count(path) == min(SHARD_SIZE, count - start):
+            bar.update(min(SHARD_SIZE, count - start))
+        else:
+            missing[number] = start
         shards.append(path)
-        bar.update(size)
+    # Texts are read from the store as the mapper pulls them (it keeps a bounded number in flight).
+    todo = ((number, encoder.document_texts(documents.between(start, start + SHARD_SIZE)))
+            for number, start in missing.items())
+    for number, encoded in shard_mapper.map_shards(todo):
+        _save_shard(shards[number], encoded)
+        bar.update(len(encoded))
     bar.close()
     write_token_store(folder, shards)
     for shard_file in folder.glob("shard-*.npz"):

@@ -1,0 +1,40 @@
+"""A real model on a real corpus: all-MiniLM-L6-v2 over 200 SciFact documents, on 2 Ray workers and in one process."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from regard.kinds import Index
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def test_dense_index_on_two_workers_has_the_single_process_top10(scifact, tmp_path, monkeypatch, local_cluster):
+    import faiss
+
+    documents = list(itertools.islice(scifact.corpus, 200))
+    monkeypatch.setattr("regard.encoders.cache.SHARD_SIZE", 64)  # 4 shards for 2 workers
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache-local"))
+    local = Index.build(documents, tmp_path / "local", kind="dense", precision="fp32")
+    monkeypatch.setenv("REGARD_CACHE", str(tmp_path / "cache-ray"))
+    distributed = Index.build(documents, tmp_path / "ray", kind="dense", precision="fp32", ray=True, workers=2,
+                              cpus_per_worker=0.5)
+    x, y = (faiss.read_index(str(i.folder / "vectors.faiss")).reconstruct_n(0, 200) for i in (local, distributed))
+    assert ((x * y).sum(1) / np.linalg.norm(x, axis=1) / np.linalg.norm(y, axis=1)).min() >= 0.9999
+    queries = scifact.queries("test")
+    a, b = local.retriever(k=10)(queries), distributed.retriever(k=10)(queries)
+    for query in queries:
+        left, right = a[query.id], dict(b[query.id])
+        assert {d for d, _ in left} == set(right), query.id
+        assert all(abs(right[d] - s) < 1e-4 for d, s in left)
