@@ -140,7 +140,8 @@ DRIVER = textwrap.dedent('''
             time.sleep(0.4)
             return self.inner.encode(texts)
 
-    documents = [Document(**d) for d in json.load(open(corpus_file))]
+    from regard.indexing.docstore import DocStore
+    documents = DocStore(corpus_file)
     options = {"model": model, "precision": "fp32"}
     encoder = dense_encoder(**options)
     mapper = RayEncoderMapper(EncoderSpec(SlowEncoder, options), RayOptions(workers=2, cpus_per_worker=0.5),
@@ -165,9 +166,12 @@ def test_killed_driver_resumes_and_encodes_only_the_missing_shards(tiny_m2, tmp_
     from regard.encoders.cache import corpus_embeddings
     from regard.encoders.select import dense_encoder
 
+    from regard.indexing.docstore import DocStore, write_docstore
+
     documents = corpus()
-    corpus_file = tmp_path / "corpus.json"
-    corpus_file.write_text(json.dumps([{"id": d.id, "text": d.text, "title": d.title} for d in documents]))
+    corpus_file = tmp_path / "store"  # the docstore both the killed driver and the rerun read
+    corpus_file.mkdir()
+    write_docstore(documents, corpus_file)
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     cache = tmp_path / "cache"
@@ -194,7 +198,7 @@ def test_killed_driver_resumes_and_encodes_only_the_missing_shards(tiny_m2, tmp_
     monkeypatch.setattr("regard.encoders.cache.SHARD_SIZE", 4)
     encoder = dense_encoder(str(tiny_m2), precision="fp32")
     counting = CountingMapper(encoder.encode)
-    vectors = corpus_embeddings(encoder, documents, "driver-kill-test", shard_mapper=counting)
+    vectors = corpus_embeddings(encoder, DocStore(corpus_file), "driver-kill-test", shard_mapper=counting)
     assert counting.shards == total - done
     expected = encoder.encode(encoder.document_texts(documents))
     np.testing.assert_allclose(vectors, expected, atol=1e-5)

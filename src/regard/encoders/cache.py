@@ -69,8 +69,9 @@ def corpus_embeddings(
         return _cached_embeddings(encoder, documents, folder, use_cache, shard_mapper or LocalShardMapper(encoder.encode))
 
 
-def shard_plan(documents: DocumentSource, shard_size: int = SHARD_SIZE) -> list[np.ndarray]:
+def shard_plan(documents: DocumentSource, shard_size: int | None = None) -> list[np.ndarray]:
     """Positions of each shard: longest documents first (ties by position), ``shard_size`` per shard."""
+    shard_size = shard_size or SHARD_SIZE
     lengths = documents.content_lengths()
     order = np.lexsort((np.arange(len(lengths)), -lengths))
     return [order[start:start + shard_size] for start in range(0, len(order), shard_size)]

@@ -12,6 +12,7 @@ import numpy as np
 from regard.data.types import Query, Run, ranked
 from regard.encoders.multivector import RaggedVectors
 from regard.errors import BadIndexError, RegardError
+from regard.indexing.faiss_index import search
 from regard.pipeline import Retriever
 from regard.retrieval.candidates import positions_in
 from regard.retrieval.maxsim import exhaustive_maxsim, maxsim, resolve_precision
@@ -166,4 +167,4 @@ class MuveraRetriever(_TokenStoreStage):
     def search_fde(self, vectors: RaggedVectors, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """The top ``depth`` (FDE scores, positions) of each query's FDE."""
         encoded = np.ascontiguousarray(self.fde.encode_queries(vectors), dtype=np.float32)
-        return self._faiss.search(encoded, depth)
+        return search(self._faiss, encoded, depth)  # IVF: never silently fewer than ``depth``
