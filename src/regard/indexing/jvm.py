@@ -46,6 +46,8 @@ def ensure_jvm() -> None:
     os.environ["JAVA_HOME"] = java_home
     jnius_config.add_classpath(_anserini_jar())
     options = jvm_options(java_major_version(java_home))
+    if os.environ.get("REGARD_JAVA_HEAP"):  # e.g. 2g: the JVM's maximum heap (default: a quarter of RAM)
+        options.append(f"-Xmx{os.environ['REGARD_JAVA_HEAP']}")
     if options:
         jnius_config.add_options(*options)
     import jnius  # importing starts the JVM

@@ -39,6 +39,9 @@ def build_lucene_index(documents: Iterable[Document], folder: Path, total: int |
     indexer.close()
 
 
+_QUERY_BATCH = 32
+
+
 class LuceneBM25:
     """Batch BM25 search over a Lucene index."""
 
@@ -55,6 +58,9 @@ class LuceneBM25:
         # Lucene breaks score ties by its internal document order, which multi-threaded indexing leaves
         # to scheduling. So the top k is cut here, in the toolkit's order (score, then docid,
         # descending), from hits deep enough to hold every document tied with the k-th score.
+        if len(queries) > _QUERY_BATCH:  # bounds the hits alive in the JVM at once (each carries its document)
+            runs = [self.search(queries[i:i + _QUERY_BATCH], k) for i in range(0, len(queries), _QUERY_BATCH)]
+            return Run({qid: ranking for run in runs for qid, ranking in run.items()})
         depth, pending = k + _TIE_MARGIN, queries
         hits: dict[str, list[tuple[str, float]]] = {}
         while pending:
