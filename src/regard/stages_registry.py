@@ -254,13 +254,17 @@ def _load_plugins() -> None:
 
 @register_stage("bm25")
 def _bm25(params: Params, context: StageContext) -> Stage:
-    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k."""
+    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k, threads.
+
+    ``threads`` searches that many queries at once (the same results as one thread).
+    """
     backend = params.choice("backend", ("lucene", "bm25s"), "lucene")
     k1, b = params.get("k1", float, 0.9), params.get("b", float, 0.4)
     k = params.positive("k", 1000)
+    threads = params.positive("threads", 1)
     params.finish()
     index = context.index("bm25", backend=backend, k1=k1, b=b)
-    return index.retriever(k=k)
+    return index.retriever(k=k, threads=threads)
 
 
 @register_stage("dense")

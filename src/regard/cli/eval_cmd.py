@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from regard.cli.search_threads import bm25_options, threads_option
 from regard.eval.metrics import DEFAULT_METRICS
 
 
 def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], metrics: list[str], out: str | None,
-                       k: int = 1000) -> None:
+                       k: int = 1000, threads: int | None = None) -> None:
     """Shared by ``eval`` and ``demo``: parse, run, print the table, write runs and metrics."""
     from regard.datasets import load_dataset
     from regard.eval.experiment import format_table, run_experiment, write_results
@@ -19,6 +20,7 @@ def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], 
         from regard.loco import tasks_of
 
         group = evaluate_task_group(tasks_of(dataset), expressions, metrics, out or f"runs/{dataset}", k,
+                                    retriever_options=bm25_options(threads),
                                     echo=lambda message: click.echo(message, err=True))
         click.echo(group.table())
         click.echo(f"\nruns and metrics per task, and tasks.json, written to {out or f'runs/{dataset}'}", err=True)
@@ -26,7 +28,7 @@ def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], 
     data = load_dataset(dataset)
     split = split or data.spec.default_split
     queries, qrels = data.queries(split), data.qrels(split)
-    parser = PipelineParser(k=k)
+    parser = PipelineParser(k=k, **bm25_options(threads))
     pipelines = {expression: parser.parse(expression) for expression in expressions}
     click.echo(f"{dataset} ({split}): {len(queries)} queries, {len(pipelines)} pipeline(s)", err=True)
     results = run_experiment(pipelines, queries, qrels, metrics, relevance_threshold=data.relevance_threshold,
@@ -48,10 +50,12 @@ def evaluate_pipelines(dataset: str, split: str | None, expressions: list[str], 
 @click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True, help="Comma-separated metrics.")
 @click.option("-k", "k", type=int, default=1000, show_default=True, help="Depth of each retriever's run.")
 @click.option("--out", default=None, help="Folder for TREC runs and metrics.json (default: runs/DATASET-SPLIT).")
-def command(dataset, split, pipelines, metrics, k, out):
+@threads_option
+def command(dataset, split, pipelines, metrics, k, out, threads):
     """Evaluate one or more pipelines on DATASET and print a metrics table.
 
     Writes a TREC run per pipeline and metrics.json (means, per-query scores, queries/s, p-values
     against the first pipeline).
     """
-    evaluate_pipelines(dataset, split, list(pipelines), [m.strip() for m in metrics.split(",") if m.strip()], out, k)
+    evaluate_pipelines(dataset, split, list(pipelines), [m.strip() for m in metrics.split(",") if m.strip()], out, k,
+                       threads)
