@@ -171,7 +171,7 @@ class CausalLM:
 
         import torch
 
-        shared = _common_prefix_length(prompts)
+        shared = common_prefix_length(prompts)
         if shared < 2 or len(prompts) < 2:
             return self.next_token_logits(prompts, batch_size=batch_size)
         shared -= 1  # every prompt keeps at least one token of its own for the forward pass
@@ -213,7 +213,7 @@ def _returned_cache(output):
     return cache if cache is not None else output.past_key_values
 
 
-def _common_prefix_length(sequences: Sequence[list[int]]) -> int:
+def common_prefix_length(sequences: Sequence[list[int]]) -> int:
     """The number of leading tokens all ``sequences`` share."""
     first, length = sequences[0], min(len(s) for s in sequences)
     for other in sequences[1:]:
