@@ -15,22 +15,12 @@ Writes benchmarks/results/bm25_threads.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-WORK_DIR = REPO_ROOT / "benchmarks" / ".work"
-
-
-def _use_shared_datasets() -> None:
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    if not os.environ.get("REGARD_DATA") and shared.is_dir():
-        os.environ["REGARD_DATA"] = str(shared)
+from report_files import RESULTS_DIR, open_or_build, use_shared_datasets, write_report
 
 
 def _same(run, reference) -> bool:
@@ -65,14 +55,13 @@ def main() -> None:
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
     parser.add_argument("--out", default=str(RESULTS_DIR / "bm25_threads"))
     args = parser.parse_args()
-    _use_shared_datasets()
+    use_shared_datasets()
 
-    from regard import Index, load_dataset
+    from regard import load_dataset
 
     dataset = load_dataset(args.dataset)
     queries = dataset.queries(args.split)
-    folder = WORK_DIR / f"{dataset.name}-bm25"
-    index = Index.open(folder) if folder.exists() else Index.build(dataset, folder, kind="bm25")
+    index = open_or_build(dataset, "bm25")
     stages = {n: index.retriever(k=args.k, threads=n) for n in (1, args.threads)}
     reference = stages[1](queries)
     stages[args.threads](queries)
@@ -93,11 +82,7 @@ def main() -> None:
         "rows": rows,
         "ratio": rows[0]["median_seconds"] / rows[1]["median_seconds"],
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Writes benchmarks/results/encode_peers.json and .md (or encode_peers-partial.* w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -34,9 +33,8 @@ from foundation import (  # noqa: E402 - the benchmark scripts share their encod
     DenseSystem, configure_data_path, exact_search, load_data, model_location, onnx_int8_system, plain_st_system,
     regard_system, round_order, score,
 )
+from report_files import RESULTS_DIR, write_report  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 MAX_LENGTH = 256
 
 
@@ -176,12 +174,8 @@ def main() -> None:
                      "fast_bf16": cpu_has_fast_bf16()},
         "rows": rows, "skipped": skipped,
     }
-    out = Path(args.out_dir) / ("encode_peers" if args.quality else "encode_peers-partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
-
+    write_report(Path(args.out_dir) / ("encode_peers" if args.quality else "encode_peers-partial"), report,
+                 markdown(report))
 
 if __name__ == "__main__":
     main()

@@ -15,21 +15,11 @@ Writes benchmarks/results/pointwise_prefix.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-WORK_DIR = REPO_ROOT / "benchmarks" / ".work"
-
-
-def _use_shared_datasets() -> None:
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    if not os.environ.get("REGARD_DATA") and shared.is_dir():
-        os.environ["REGARD_DATA"] = str(shared)
+from report_files import RESULTS_DIR, open_or_build, use_shared_datasets, write_report
 
 
 def markdown(report: dict) -> str:
@@ -66,11 +56,11 @@ def main() -> None:
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
     parser.add_argument("--out", default=str(RESULTS_DIR / "pointwise_prefix"))
     args = parser.parse_args()
-    _use_shared_datasets()
+    use_shared_datasets()
 
     import torch
 
-    from regard import Index, evaluate, load_dataset
+    from regard import evaluate, load_dataset
     from regard.data.types import Run
     from regard.rerank.docs import truncate_words
     from regard.rerank.llm.hf import CausalLM, common_prefix_length
@@ -79,8 +69,7 @@ def main() -> None:
     dataset = load_dataset(args.dataset)
     judged = dataset.qrels(args.split)
     queries = [q for q in dataset.queries(args.split) if q.id in judged][: args.queries]
-    folder = WORK_DIR / f"{dataset.name}-bm25"
-    index = Index.open(folder) if folder.exists() else Index.build(dataset, folder, kind="bm25")
+    index = open_or_build(dataset, "bm25")
     candidates = index.retriever(k=args.depth)(queries)
     llm = CausalLM.load(args.model, precision=args.precision)
     options = dict(batch_size=args.batch_size, max_words=args.max_words)
@@ -122,11 +111,7 @@ def main() -> None:
                     "mean_prefix_tokens": sum(prefix_tokens) / len(prefix_tokens),
                     "mean_prompt_tokens": sum(prompt_tokens) / len(prompt_tokens)},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -16,21 +16,11 @@ Writes benchmarks/results/seal_kv_cache.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-WORK_DIR = REPO_ROOT / "benchmarks" / ".work"
-
-
-def _use_shared_datasets() -> None:
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    if not os.environ.get("REGARD_DATA") and shared.is_dir():
-        os.environ["REGARD_DATA"] = str(shared)
+from report_files import RESULTS_DIR, open_or_build, use_shared_datasets, write_report
 
 
 def _timed(decoder, text: str):
@@ -85,13 +75,13 @@ def main() -> None:
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
     parser.add_argument("--out", default=str(RESULTS_DIR / "seal_kv_cache"))
     args = parser.parse_args()
-    _use_shared_datasets()
+    use_shared_datasets()
 
     import statistics
 
     import torch
 
-    from regard import Index, load_dataset
+    from regard import load_dataset
     from regard.indexing.ngram import open_ngram_index
     from regard.rerank.llm.hf import CausalLM
     from regard.retrieval.generative import ConstrainedDecoder
@@ -99,8 +89,7 @@ def main() -> None:
     dataset = load_dataset(args.dataset)
     judged = dataset.qrels(args.split)
     queries = [q for q in dataset.queries(args.split) if q.id in judged][: args.queries]
-    folder = WORK_DIR / f"{dataset.name}-ngram"
-    index = Index.open(folder) if folder.exists() else Index.build(dataset, folder, kind="ngram", model=args.model)
+    index = open_or_build(dataset, "ngram", model=args.model)
     fm = open_ngram_index(index.folder)
     llm = CausalLM.load(args.model, precision=args.precision)
     options = dict(beam_size=args.beam_size, max_length=args.max_length, batch_size=args.batch_size)
@@ -144,11 +133,7 @@ def main() -> None:
         "differences": differences,
         "per_query": per_query,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, report, markdown(report))
 
 
 if __name__ == "__main__":
