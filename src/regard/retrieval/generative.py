@@ -55,7 +55,12 @@ def word_start_tokens(tokenizer) -> np.ndarray:
 
 
 class ConstrainedDecoder:
-    """Beam search over corpus n-grams with a causal LM (see the module docstring)."""
+    """Beam search over corpus n-grams with a causal LM (see the module docstring).
+
+    ``kv_cache`` (default) encodes the prompt once per query and lets the beams extend its KV cache;
+    ``kv_cache=False`` re-runs prompt and n-gram for every beam at every step, ``batch_size`` beams per
+    forward pass (the decoder before the cache, kept for comparison).
+    """
 
     def __init__(self, llm, index: FMIndex, *, beam_size: int = BEAM_SIZE, max_length: int = MAX_LENGTH,
                  first_tokens: str = "word", prompt: str = DEFAULT_PROMPT, batch_size: int = 16,
