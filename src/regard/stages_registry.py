@@ -254,18 +254,20 @@ def _load_plugins() -> None:
 
 @register_stage("bm25")
 def _bm25(params: Params, context: StageContext) -> Stage:
-    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k.
+    """BM25 over a Lucene (default) or bm25s index of the dataset; parameters backend, k1, b, k, threads.
 
     Lucene applies k1 and b at search time, so one index serves every setting (they are not part of
     its cache key); bm25s stores scores computed with them, so they select its index.
+    ``threads`` searches that many queries at once (the same results as one thread).
     """
     backend = params.choice("backend", ("lucene", "bm25s"), "lucene")
     k1, b = params.get("k1", float, 0.9), params.get("b", float, 0.4)
     k = params.positive("k", 1000)
+    threads = params.positive("threads", 1)
     params.finish()
     if backend == "bm25s":
-        return context.index("bm25", backend=backend, k1=k1, b=b).retriever(k=k)
-    return context.index("bm25", backend=backend).retriever(k=k, k1=k1, b=b)
+        return context.index("bm25", backend=backend, k1=k1, b=b).retriever(k=k, threads=threads)
+    return context.index("bm25", backend=backend).retriever(k=k, k1=k1, b=b, threads=threads)
 
 
 @register_stage("dense")

@@ -36,5 +36,10 @@ def scifact_bm25(scifact, indexes) -> Index:
 
 
 @pytest.fixture(scope="session")
+def scifact_bm25s(scifact, indexes) -> Index:
+    return Index.build(scifact, indexes / "scifact-bm25s", kind="bm25", backend="bm25s")
+
+
+@pytest.fixture(scope="session")
 def scifact_dense(scifact, indexes) -> Index:
     return Index.build(scifact, indexes / "scifact-dense", kind="dense")

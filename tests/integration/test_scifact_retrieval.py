@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regard import Index, evaluate
+from regard import evaluate
 
 pytestmark = pytest.mark.integration
 METRICS = ["ndcg@10", "recall@100", "map"]
@@ -20,10 +20,19 @@ def test_lucene_bm25_reproduces_pyserini_beir_flat(scifact, scifact_bm25):
     assert len(run) == 300 and max(len(run[q]) for q in run) == 1000
 
 
-def test_bm25s_backend_is_close_to_lucene(scifact, indexes):
-    index = Index.build(scifact, indexes / "scifact-bm25s", kind="bm25", backend="bm25s")
-    scores = evaluate(index.retriever()(scifact.queries("test")), scifact.qrels("test"), METRICS)
+def test_bm25s_backend_is_close_to_lucene(scifact, scifact_bm25s):
+    scores = evaluate(scifact_bm25s.retriever()(scifact.queries("test")), scifact.qrels("test"), METRICS)
     assert scores["ndcg@10"] == pytest.approx(0.679, abs=0.015)
+
+
+@pytest.mark.parametrize("backend", ["lucene", "bm25s"])
+def test_bm25_on_several_threads_returns_the_run_of_one_thread(scifact, request, backend):
+    index = request.getfixturevalue("scifact_bm25" if backend == "lucene" else "scifact_bm25s")
+    queries = scifact.queries("test")
+    one = index.retriever(k=1000, threads=1)(queries)
+    several = index.retriever(k=1000, threads=3)(queries)
+    assert list(several) == list(one)
+    assert all(several[q] == one[q] for q in one)
 
 
 def test_lucene_syntax_in_queries_is_plain_text(scifact_bm25):

@@ -205,3 +205,11 @@ def test_real_bm25_index_is_built_once_and_recorded(tiny_mirror, tmp_path):
     assert record["seed"] == 3 and record["config"]["hash"] == parse_config(text).hash
     assert record["indexes"][0]["backend"] == "bm25s" and record["packages"]["regard"]
     assert record["hardware"]["cores"] >= 1
+
+
+def test_bm25_stage_threads_must_be_positive():
+    from regard.errors import RegardError
+    from regard.stages_registry import Params, Where, registration
+
+    with pytest.raises(RegardError, match="threads.*at least 1"):
+        registration("bm25").factory(Params({"threads": 0}, Where("p.yaml", 2, "pipeline[0]")), None)

@@ -228,6 +228,26 @@ def test_beams_extend_the_best_ngrams_under_the_lm():
     assert {g.tokens[0] for g in first_step} == best
 
 
+def _same_generation(cached, recomputed):
+    assert [g.tokens for g in cached] == [g.tokens for g in recomputed]
+    assert [g.span for g in cached] == [g.span for g in recomputed]
+    assert [g.logprob for g in cached] == pytest.approx([g.logprob for g in recomputed], abs=1e-4)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gemma3"])
+def test_kv_cache_decoding_keeps_the_ngrams_and_scores_of_full_recomputation(architecture):
+    # Gemma 3's sliding window (8 tokens) is shorter than prompt + n-gram here, so the cache's window is exercised.
+    llm = _peaked_llm() if architecture == "llama" else tiny_llm("gemma3", seed=4)
+    texts = [" ".join(random.Random(seed).choices(WORDS, k=15)) for seed in range(12)]
+    index = FMIndex.build(_corpus_tokens(llm.tokenizer, texts))
+    for query in ["protein vaccine in the mouse brain", "tumor blood"]:
+        options = dict(beam_size=5, max_length=6, first_tokens="any")
+        cached = ConstrainedDecoder(llm, index, **options).generate(query)
+        recomputed = ConstrainedDecoder(llm, index, kv_cache=False, **options).generate(query)
+        assert len(cached) > 10
+        _same_generation(cached, recomputed)
+
+
 def test_decoder_rejects_bad_settings():
     index = FMIndex.build([[1, 2]])
     with pytest.raises(RegardError, match="beam_size"):

@@ -271,6 +271,30 @@ def test_pointwise_scores_do_not_depend_on_batching(docstore, chat):
     assert len(set(round(s, 6) for _, s in batched["q1"])) > 1
 
 
+@pytest.mark.parametrize("architecture", ["llama", "gemma3"])
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_pointwise_shared_prefix_scores_equal_separate_prompts(tmp_path, architecture, batch_size):
+    # Documents of very different lengths, so batches are padded; Gemma 3's 8-token sliding window is
+    # shorter than the shared prefix.
+    docs = [Document(f"d{i}", " ".join(["protein folding and heart disease"] * (1 + 3 * (i % 4))), f"title {i}")
+            for i in range(7)]
+    write_docstore(docs, tmp_path)
+    store = DocStore(tmp_path)
+    llm = tiny_llm(architecture)
+    run = Run({"q1": [(d.id, 1.0) for d in docs]})
+    shared = Pointwise(store, llm, batch_size=batch_size)([QUERY], run)
+    separate = Pointwise(store, llm, batch_size=batch_size, share_prefix=False)([QUERY], run)
+    assert dict(shared["q1"]) == pytest.approx(dict(separate["q1"]), abs=1e-4)
+    assert len(set(round(s, 4) for _, s in shared["q1"])) > 3
+
+
+def test_shared_prefix_is_encoded_once_per_batch_and_once_for_the_prefix(docstore):
+    llm = tiny_llm()
+    calls = count_forward_passes(llm.model)
+    Pointwise(docstore, llm, batch_size=4)([QUERY], incoming(8))
+    assert calls[0] == 1 + 2
+
+
 def test_pointwise_score_is_the_yes_no_log_odds(docstore):
     stage = Pointwise(docstore, tiny_llm())
     out = stage([QUERY], incoming(1))

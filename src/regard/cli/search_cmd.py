@@ -6,20 +6,23 @@ import textwrap
 
 import click
 
+from regard.cli.search_threads import bm25_options, threads_option
+
 
 @click.command("search")
 @click.argument("pipeline")
 @click.argument("query")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Number of results.")
 @click.option("--snippet", type=int, default=160, show_default=True, help="Characters of text to show.")
-def command(pipeline: str, query: str, k: int, snippet: int) -> None:
+@threads_option
+def command(pipeline: str, query: str, k: int, snippet: int, threads: int | None) -> None:
     """Search PIPELINE (an index folder, or an expression such as "idx/bm25 | idx/dense") for QUERY.
 
     Prints rank, document id, score, title and a snippet of the text.
     """
     from regard.pipeline_spec import PipelineParser
 
-    parser = PipelineParser(k=max(k, 100))
+    parser = PipelineParser(k=max(k, 100), **bm25_options(threads))
     stage = parser.parse(pipeline)
     hits = stage.search(query, k=k)
     if not hits:

@@ -1,8 +1,10 @@
 """Dense bi-encoders: sentence-transformers models, normalised embeddings, fast CPU inference.
 
-Speed on the CPU comes from running the transformer under bfloat16 autocast where the processor
-multiplies bfloat16 natively (AMX or AVX512-BF16); `benchmarks/foundation.py` measures its quality
-against float32. Batches are formed from texts sorted by length so padding stays small.
+Speed on the CPU comes from storing the transformer's weights in bfloat16 where the processor
+multiplies bfloat16 natively (AMX or AVX512-BF16), and in float16 on a GPU: the whole pass runs in
+that type, without autocast's conversions of every activation back and forth.
+`benchmarks/encode_peers.py` measures speed and quality against float32 and against the peers'
+configurations. Batches are formed from texts sorted by length so padding stays small.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ class EncoderIdentity:
     normalize: bool
     document_prefix: str
     query_prefix: str
+    weights: str | None = None  # "bf16"/"fp16": weights stored in that type (not autocast over float32)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # Without low-precision weights the dictionary (and so the embedding-cache key) is as before the field.
+        return {k: v for k, v in self.__dict__.items() if k != "weights" or v is not None}
 
 
 def effective_precision(precision: str, device: str) -> str:
@@ -75,6 +79,13 @@ class DenseEncoder:
             )
         if max_length:
             self.model.max_seq_length = max_length
+        # bf16 anywhere, fp16 on GPUs (float16 on a CPU stays autocast over float32 weights).
+        low = self.precision == "bf16" or (self.precision == "fp16" and not self.device.startswith("cpu"))
+        self.weights = self.precision if low else None
+        if self.weights:
+            import torch
+
+            self.model.to(torch.bfloat16 if self.weights == "bf16" else torch.float16)
         self.batch_size = batch_size
         self.normalize = normalize
         self.query_prefix = query_prefix
@@ -96,6 +107,7 @@ class DenseEncoder:
             normalize=self.normalize,
             document_prefix=self.document_prefix,
             query_prefix=self.query_prefix,
+            weights=self.weights,
         )
 
     def encode(self, texts: list[str], progress: bool = False, desc: str = "Encoding") -> np.ndarray:
@@ -107,17 +119,19 @@ class DenseEncoder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         bar = progress_bar(total=len(texts), desc=desc, unit="text", disable=not progress)
-        with torch.inference_mode(), autocast(self.device, self.precision):
+        with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 vectors = self.model.encode(
                     [texts[i] for i in rows],
                     batch_size=len(rows),
                     convert_to_tensor=True,
-                    normalize_embeddings=self.normalize,
+                    normalize_embeddings=False,
                     show_progress_bar=False,
-                )
-                out[rows] = vectors.float().cpu().numpy()
+                ).float()
+                if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
+                    vectors = torch.nn.functional.normalize(vectors, dim=-1)
+                out[rows] = vectors.cpu().numpy()
                 bar.update(len(rows))
         bar.close()
         return out

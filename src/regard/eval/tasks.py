@@ -51,8 +51,11 @@ def instantiate(expression: str, dataset: str) -> str:
 
 
 def evaluate_task_group(datasets: list[str], expressions: list[str], metrics: list[str], out: str | Path,
-                        k: int = 1000, echo=print) -> TaskGroupResult:
-    """Evaluate each expression on each dataset; write runs and metrics per task and a summary."""
+                        k: int = 1000, retriever_options: dict | None = None, echo=print) -> TaskGroupResult:
+    """Evaluate each expression on each dataset; write runs and metrics per task and a summary.
+
+    ``retriever_options`` maps an index kind to options of its retriever (``PipelineParser``'s).
+    """
     from regard.datasets import load_dataset
     from regard.eval.experiment import format_table, run_experiment, write_results
     from regard.pipeline_spec import PipelineParser, PipelineSpecError
@@ -63,7 +66,7 @@ def evaluate_task_group(datasets: list[str], expressions: list[str], metrics: li
         data = load_dataset(dataset)
         split = data.spec.default_split
         queries, qrels = data.queries(split), data.qrels(split)
-        parser = PipelineParser(k=k)
+        parser = PipelineParser(k=k, **(retriever_options or {}))
         pipelines = {}
         for expression in expressions:
             concrete = instantiate(expression, dataset)

@@ -55,10 +55,16 @@ def word_start_tokens(tokenizer) -> np.ndarray:
 
 
 class ConstrainedDecoder:
-    """Beam search over corpus n-grams with a causal LM (see the module docstring)."""
+    """Beam search over corpus n-grams with a causal LM (see the module docstring).
+
+    ``kv_cache`` (default) encodes the prompt once per query and lets the beams extend its KV cache;
+    ``kv_cache=False`` re-runs prompt and n-gram for every beam at every step, ``batch_size`` beams per
+    forward pass (the decoder before the cache, kept for comparison).
+    """
 
     def __init__(self, llm, index: FMIndex, *, beam_size: int = BEAM_SIZE, max_length: int = MAX_LENGTH,
-                 first_tokens: str = "word", prompt: str = DEFAULT_PROMPT, batch_size: int = 16):
+                 first_tokens: str = "word", prompt: str = DEFAULT_PROMPT, batch_size: int = 16,
+                 kv_cache: bool = True):
         if beam_size < 1 or max_length < 1 or batch_size < 1:
             raise RegardError(f"beam_size, max_length and batch_size must be at least 1, "
                               f"got {beam_size}, {max_length}, {batch_size}")
@@ -68,7 +74,7 @@ class ConstrainedDecoder:
             raise RegardError(f"the prompt template must contain '{{query}}', got {prompt!r}")
         self.llm, self.index = llm, index
         self.beam_size, self.max_length, self.batch_size = beam_size, max_length, batch_size
-        self.prompt = prompt
+        self.prompt, self.kv_cache = prompt, kv_cache
         self.first_tokens = first_tokens
         self._starts = word_start_tokens(llm.tokenizer) if first_tokens == "word" else None
 
@@ -86,17 +92,29 @@ class ConstrainedDecoder:
         return first.tokens[keep], first.ranges[keep]
 
     def generate(self, query: str) -> list[GeneratedNgram]:
-        """Every n-gram kept in the beams for ``query``, in the order they were kept."""
+        """Every n-gram kept in the beams for ``query``, in the order they were kept.
+
+        With ``kv_cache`` (the default) the prompt is encoded once and each beam extends the cache by its
+        last token; without it every step re-runs prompt and n-gram for every beam (same n-grams and
+        log-probabilities up to float rounding, many times slower).
+        """
         import torch
 
         prompt = self.prompt_ids(query)
         beams = [GeneratedNgram((), 0.0, (0, 0))]
         kept: list[GeneratedNgram] = []
-        for _ in range(self.max_length):
-            logits = self.llm.next_token_logits([prompt + list(b.tokens) for b in beams], batch_size=self.batch_size)
+        cache = None
+        for step in range(self.max_length):
+            if not self.kv_cache:
+                logits = self.llm.next_token_logits([prompt + list(b.tokens) for b in beams],
+                                                    batch_size=self.batch_size)
+            elif step == 0:
+                logits, cache = self.llm.start_beams(prompt)
+            else:
+                logits = self.llm.extend_beams(cache, parents, [b.tokens[-1] for b in beams])
             logprobs = torch.log_softmax(logits, dim=-1).numpy()
-            candidates: list[GeneratedNgram] = []
-            for beam, row in zip(beams, logprobs):
+            candidates: list[tuple[GeneratedNgram, int]] = []
+            for parent, (beam, row) in enumerate(zip(beams, logprobs)):
                 if beam.tokens:
                     following = self.index.continuations(beam.tokens, span=beam.span)
                     keep = following.tokens < row.shape[0]
@@ -107,12 +125,13 @@ class ConstrainedDecoder:
                     continue
                 scores = beam.logprob + row[tokens]
                 best = np.argsort(-scores, kind="stable")[:self.beam_size]
-                candidates.extend(GeneratedNgram(beam.tokens + (int(tokens[i]),), float(scores[i]),
-                                                 (int(ranges[i][0]), int(ranges[i][1]))) for i in best)
+                candidates.extend((GeneratedNgram(beam.tokens + (int(tokens[i]),), float(scores[i]),
+                                                  (int(ranges[i][0]), int(ranges[i][1]))), parent) for i in best)
             if not candidates:
                 break
-            candidates.sort(key=lambda c: (-c.logprob, c.tokens))
-            beams = candidates[:self.beam_size]
+            candidates.sort(key=lambda c: (-c[0].logprob, c[0].tokens))
+            beams = [c[0] for c in candidates[:self.beam_size]]
+            parents = [c[1] for c in candidates[:self.beam_size]]
             kept.extend(beams)
         return kept
 

@@ -134,3 +134,92 @@ class CausalLM:
         result = torch.empty_like(stacked)
         result[torch.tensor(order)] = stacked
         return result
+
+    def start_beams(self, prompt: list[int]):
+        """Encode ``prompt`` once: the logits of the next token (a float32 tensor, 1 × vocabulary) and the KV cache.
+
+        The cache holds one row (the prompt); :meth:`extend_beams` reorders it into beams and grows it.
+        """
+        import torch
+
+        with torch.inference_mode():
+            output = self.model(input_ids=torch.tensor([prompt], device=self.device), use_cache=True, logits_to_keep=1)
+        return output.logits[:, -1].float().cpu(), _returned_cache(output)
+
+    def extend_beams(self, cache, parents: Sequence[int], tokens: Sequence[int]):
+        """Logits after one more token per beam (a float32 tensor, beams × vocabulary), growing ``cache`` in place.
+
+        Beam ``i`` continues row ``parents[i]`` of the cache with ``tokens[i]``: the cache is reordered (rows
+        repeated or dropped) to the new beams first, so every row sees only its own prefix. All rows have the
+        same length, so no padding is involved.
+        """
+        import torch
+
+        with torch.inference_mode():
+            cache.reorder_cache(torch.tensor(list(parents), device=self.device))
+            ids = torch.tensor([[t] for t in tokens], device=self.device)
+            logits = self.model(input_ids=ids, **self._cache_argument(cache), use_cache=True, logits_to_keep=1).logits
+        return logits[:, -1].float().cpu()
+
+    def next_token_logits_with_prefix(self, prompts: Sequence[list[int]], batch_size: int = 8):
+        """As :meth:`next_token_logits`, with the prompts' longest common token prefix encoded once.
+
+        The shared prefix's KV cache is copied to every batch; the rest of each prompt is padded on the
+        right (padding after a sequence never reaches its real tokens under causal attention, also within a
+        sliding window) and each row's logits are read at its own last token.
+        """
+        import copy
+
+        import torch
+
+        shared = common_prefix_length(prompts)
+        if shared < 2 or len(prompts) < 2:
+            return self.next_token_logits(prompts, batch_size=batch_size)
+        shared -= 1  # every prompt keeps at least one token of its own for the forward pass
+        pad = self.tokenizer.pad_token_id
+        rows = []
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        with torch.inference_mode():
+            prefix = torch.tensor([prompts[0][:shared]], device=self.device)
+            prefix_cache = _returned_cache(self.model(input_ids=prefix, use_cache=True, logits_to_keep=1))
+            for start in range(0, len(order), batch_size):
+                rests = [prompts[i][shared:] for i in order[start:start + batch_size]]
+                width = max(len(r) for r in rests)
+                ids = torch.tensor([r + [pad] * (width - len(r)) for r in rests], device=self.device)
+                mask = torch.tensor([[1] * (shared + len(r)) + [0] * (width - len(r)) for r in rests],
+                                    device=self.device)
+                positions = torch.arange(shared, shared + width, device=self.device).expand(len(rests), -1)
+                last = torch.tensor([[len(r) - 1] for r in rests], device=self.device)
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_repeat_interleave(len(rests))
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    **self._cache_argument(cache), use_cache=True, logits_to_keep=last).logits
+                rows.append(logits[:, -1].float().cpu())
+        stacked = torch.cat(rows)
+        result = torch.empty_like(stacked)
+        result[torch.tensor(order)] = stacked
+        return result
+
+    def _cache_argument(self, cache) -> dict:
+        """The keyword a KV cache is passed by: ``cache`` from transformers 5.2x, ``past_key_values`` before."""
+        import inspect
+
+        takes_cache = "cache" in inspect.signature(self.model.forward).parameters
+        return {"cache" if takes_cache else "past_key_values": cache}
+
+
+def _returned_cache(output):
+    """The KV cache a forward pass returned (``cache`` or, in older transformers, ``past_key_values``)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def common_prefix_length(sequences: Sequence[list[int]]) -> int:
+    """The number of leading tokens all ``sequences`` share."""
+    first, length = sequences[0], min(len(s) for s in sequences)
+    for other in sequences[1:]:
+        shared = 0
+        while shared < length and other[shared] == first[shared]:
+            shared += 1
+        length = shared
+    return length

