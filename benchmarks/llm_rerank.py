@@ -141,7 +141,7 @@ def main() -> None:
     _use_shared_datasets()
 
     from regard import evaluate, load_dataset
-    from regard.rerank.llm.hf import CausalLM
+    from regard.lm.causal import CausalLM
 
     dataset = load_dataset(args.dataset)
     queries = dataset.queries(args.split)[: args.queries]

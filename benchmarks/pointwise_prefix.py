@@ -63,7 +63,7 @@ def main() -> None:
     from regard import evaluate, load_dataset
     from regard.data.types import Run
     from regard.rerank.docs import truncate_words
-    from regard.rerank.llm.hf import CausalLM, common_prefix_length
+    from regard.lm.causal import CausalLM, common_prefix_length
     from regard.rerank.pointwise import Pointwise
 
     dataset = load_dataset(args.dataset)

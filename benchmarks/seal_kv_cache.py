@@ -83,7 +83,7 @@ def main() -> None:
 
     from regard import load_dataset
     from regard.indexing.ngram import open_ngram_index
-    from regard.rerank.llm.hf import CausalLM
+    from regard.lm.causal import CausalLM
     from regard.retrieval.generative import ConstrainedDecoder
 
     dataset = load_dataset(args.dataset)

@@ -228,7 +228,7 @@ def registered_stages() -> dict[str, Registration]:
 
 
 # Modules that register stage types of their own when imported (optional ones may be absent).
-PLUGIN_MODULES: list[str] = ["regard.rerank.llm_registry", "regard.retrieval.generative"]
+PLUGIN_MODULES: list[str] = ["regard.rerank.llm_registry"]
 _loaded = False
 
 

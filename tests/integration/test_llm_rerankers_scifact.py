@@ -8,7 +8,7 @@ import pytest
 
 from regard.rerank.icr import ICR
 from regard.rerank.listwise import Listwise
-from regard.rerank.llm.hf import CausalLM
+from regard.lm.causal import CausalLM
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM, resolve_causal_lm
 from regard.rerank.pointwise import Pointwise
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from regard.models import resolve_model
-from regard.rerank.llm.hf import CausalLM
+from regard.lm.causal import CausalLM
 
 CHAT_TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<assistant> {% endif %}")

@@ -323,7 +323,7 @@ def test_generative_config_stage_checks_parameters():
 
 def test_training_targets_are_corpus_ngrams_and_the_loss_falls(tiny_mirror, tmp_path):
     from regard.datasets import load_dataset
-    from regard.rerank.llm.hf import CausalLM
+    from regard.lm.causal import CausalLM
     from regard.training.generative import GenerativeTrainingConfig, generative_examples, train_generative
 
     llm = tiny_llm(seed=2)

@@ -16,7 +16,7 @@ from regard.indexing.docstore import DocStore, write_docstore
 from regard.rerank.icr import ICR, masked_calibrated_score
 from regard.rerank.listwise import Listwise, parse_permutation, ranking_messages, sliding_windows
 from regard.rerank.llm.attention import QueryRowAttention, register
-from regard.rerank.llm.hf import Generation
+from regard.lm.causal import Generation
 from regard.rerank.llm.openai_compat import OpenAICompatible
 from regard.rerank.pointwise import Pointwise
 

@@ -19,7 +19,7 @@ from regard.data.types import Query
 from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
 from regard.rerank.llm.attention import QueryRowAttention, register
-from regard.rerank.llm.hf import CausalLM
+from regard.lm.causal import CausalLM
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
 from regard.rerank.llm_stage import DEFAULT_MAX_WORDS, LLMReranker, scores_from_order
 

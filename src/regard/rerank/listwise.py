@@ -15,7 +15,7 @@ from typing import Protocol
 from regard.data.types import Query
 from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
-from regard.rerank.llm.hf import CausalLM, Generation, Message
+from regard.lm.causal import CausalLM, Generation, Message
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
 from regard.rerank.llm_stage import DEFAULT_MAX_WORDS, LLMReranker, scores_from_order
 

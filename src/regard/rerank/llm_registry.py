@@ -1,9 +1,12 @@
-"""Pipeline-config stage types for the LLM rerankers: ``icr``, ``listwise`` and ``pointwise``."""
+"""Pipeline-config stage types of the stages that run a causal LM: the rerankers ``icr``, ``listwise`` and
+``pointwise``, and SEAL retrieval ``generative``."""
 
 from __future__ import annotations
 
+from regard.lm.loading import DEFAULT_INSTRUCT_LLM
 from regard.pipeline import Stage
-from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
+from regard.retrieval.generative import BEAM_SIZE, DEFAULT_PROMPT, FIRST_TOKENS, MAX_LENGTH
+from regard.retrieval.seal import ALPHA, BETA, MAX_OCCURRENCES, SMOOTHING
 from regard.rerank.llm_stage import DEFAULT_MAX_WORDS
 from regard.stages_registry import Params, StageContext, register_stage
 
@@ -63,3 +66,38 @@ def _pointwise(params: Params, context: StageContext) -> Stage:
     options = dict(batch_size=params.positive("batch_size", 8), **_common(params))
     params.finish()
     return _loaded(Pointwise(context.document_index(), model, device=context.device, **options), context, "pointwise")
+
+
+@register_stage("generative", shorthand="model")
+def _generative(params: Params, context: StageContext) -> Stage:
+    """SEAL generative retrieval (``retrieval/generative.py``) over an ngram index of the dataset (built with ``model``'s tokenizer).
+
+    Parameters: model, beam_size, max_length, first_tokens, prompt, alpha, beta, smoothing,
+    max_occurrences, precision, k.
+    """
+    model = params.get("model", str, DEFAULT_INSTRUCT_LLM)
+    options = dict(
+        beam_size=params.positive("beam_size", BEAM_SIZE), max_length=params.positive("max_length", MAX_LENGTH),
+        first_tokens=params.choice("first_tokens", FIRST_TOKENS, "word"),
+        prompt=params.get("prompt", str, DEFAULT_PROMPT), alpha=params.get("alpha", float, ALPHA),
+        beta=params.get("beta", float, BETA), smoothing=params.get("smoothing", float, SMOOTHING),
+        max_occurrences=params.positive("max_occurrences", MAX_OCCURRENCES),
+        precision=params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto"),
+    )
+    k = params.positive("k", 1000)
+    if "{query}" not in options["prompt"]:
+        raise params.at("prompt").error("the prompt template must contain '{query}'")
+    if not 0.0 <= options["beta"] <= 1.0:
+        raise params.at("beta").error(f"must lie in [0, 1], got {options['beta']}")
+    for name in ("alpha", "smoothing"):
+        if options[name] <= 0:
+            raise params.at(name).error(f"must be positive, got {options[name]}")
+    params.finish()
+    index = context.index("ngram", model=model)
+    from regard.retrieval.generative import Generative
+
+    stage = Generative(index, k=k, device=context.device, **options)
+    context.record_model("generative", stage.llm.name, getattr(stage.llm, "revision", None),
+                         precision=getattr(stage.llm, "precision", None))
+    return stage
+

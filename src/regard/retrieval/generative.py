@@ -18,9 +18,8 @@ import numpy as np
 from regard.data.types import Query, Run, ranked
 from regard.errors import RegardError
 from regard.indexing.fmindex import FMIndex
-from regard.pipeline import Retriever, Stage
+from regard.pipeline import Retriever
 from regard.retrieval.seal import ALPHA, BETA, MAX_OCCURRENCES, SMOOTHING, intersective_scores, weigh_ngrams
-from regard.stages_registry import Params, StageContext, register_stage
 
 BEAM_SIZE, MAX_LENGTH = 15, 10
 DEFAULT_PROMPT = "{query}"
@@ -139,7 +138,7 @@ class ConstrainedDecoder:
 class Generative(Retriever):
     """SEAL retrieval over an ``ngram`` index: constrained n-gram generation, then intersective scoring.
 
-    ``llm`` is a :class:`~regard.rerank.llm.hf.CausalLM` or a model name (default: the model whose
+    ``llm`` is a :class:`~regard.lm.causal.CausalLM` or a model name (default: the model whose
     tokenizer built the index); its tokenizer must be the index's. Given an incoming run the stage
     rescores those documents only (documents without evidence get 0), which keeps it usable after a
     first stage; fusion (``bm25 | generative``) needs no incoming run.
@@ -163,7 +162,7 @@ class Generative(Retriever):
                               f"needs an ngram index (regard index --kind ngram)")
         self.fm = open_ngram_index(self.index.folder)
         if llm is None or isinstance(llm, str):
-            from regard.rerank.llm.hf import CausalLM
+            from regard.lm.causal import CausalLM
 
             llm = CausalLM.load(llm or self.index.manifest.model, device=device, precision=precision)
         expected = self.fm.meta.get("tokenizer_fingerprint")
@@ -198,38 +197,3 @@ class Generative(Retriever):
             else:
                 rankings[query.id] = ranked(scores.items())[:self.k]
         return Run(rankings)
-
-
-@register_stage("generative", shorthand="model")
-def _generative(params: Params, context: StageContext) -> Stage:
-    """SEAL generative retrieval over an ngram index of the dataset (built with ``model``'s tokenizer).
-
-    Parameters: model, beam_size, max_length, first_tokens, prompt, alpha, beta, smoothing,
-    max_occurrences, precision, k.
-    """
-    from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
-
-    model = params.get("model", str, DEFAULT_INSTRUCT_LLM)
-    options = dict(
-        beam_size=params.positive("beam_size", BEAM_SIZE), max_length=params.positive("max_length", MAX_LENGTH),
-        first_tokens=params.choice("first_tokens", FIRST_TOKENS, "word"),
-        prompt=params.get("prompt", str, DEFAULT_PROMPT), alpha=params.get("alpha", float, ALPHA),
-        beta=params.get("beta", float, BETA), smoothing=params.get("smoothing", float, SMOOTHING),
-        max_occurrences=params.positive("max_occurrences", MAX_OCCURRENCES),
-        precision=params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto"),
-    )
-    k = params.positive("k", 1000)
-    if "{query}" not in options["prompt"]:
-        raise params.at("prompt").error("the prompt template must contain '{query}'")
-    if not 0.0 <= options["beta"] <= 1.0:
-        raise params.at("beta").error(f"must lie in [0, 1], got {options['beta']}")
-    for name in ("alpha", "smoothing"):
-        if options[name] <= 0:
-            raise params.at(name).error(f"must be positive, got {options[name]}")
-    params.finish()
-    index = context.index("ngram", model=model)
-    stage = Generative(index, k=k, device=context.device, **options)
-    context.record_model("generative", stage.llm.name, getattr(stage.llm, "revision", None),
-                         precision=getattr(stage.llm, "precision", None))
-    return stage
-

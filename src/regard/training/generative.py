@@ -123,7 +123,7 @@ def train_on_examples(llm, examples: list[Example], *, epochs: int = 1, learning
 def train_generative(config: GenerativeTrainingConfig, out: str | Path) -> Path:
     """Build examples from ``config.dataset``'s ``config.split`` judgments, fine-tune ``config.base``, save to ``out``."""
     from regard.datasets import load_dataset
-    from regard.rerank.llm.hf import CausalLM
+    from regard.lm.causal import CausalLM
 
     if config.split == "test":
         raise RegardError("refusing to train on the test split")

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 
 from regard.errors import RegardError
-from regard.rerank.llm.hf import Generation, Message
+from regard.lm.causal import Generation, Message
 
 API_KEY_VARIABLE = "REGARD_LLM_API_KEY"
 _OPENAI_HOST = "api.openai.com"
