@@ -351,10 +351,23 @@ class FMIndex:
         uniform = probed[:-1] == probed[1:]
         tokens, firsts = [probed[:-1][uniform]], [starts[uniform]]
         ends = np.r_[starts[1:], hi]
-        for block in np.flatnonzero(~uniform):
-            block_tokens, block_firsts = self._runs(int(starts[block]), int(ends[block]), depth)
-            tokens.append(block_tokens)
-            firsts.append(block_firsts)
+        mixed = np.flatnonzero(~uniform)
+        if len(mixed) and ends[0] - starts[0] <= _GATHER:
+            # Small stretches: read all the mixed ones in one gather; a run starts at each stretch's
+            # first suffix and wherever the token changes inside it.
+            sizes = ends[mixed] - starts[mixed]
+            offsets = np.repeat(np.cumsum(sizes) - sizes, sizes)
+            positions = np.repeat(starts[mixed], sizes) + np.arange(int(sizes.sum())) - offsets
+            following = self._following(positions, depth)
+            change = np.r_[True, following[1:] != following[:-1]]
+            change[np.cumsum(sizes)[:-1]] = True
+            tokens.append(following[change])
+            firsts.append(positions[change])
+        else:
+            for block in mixed:
+                block_tokens, block_firsts = self._runs(int(starts[block]), int(ends[block]), depth)
+                tokens.append(block_tokens)
+                firsts.append(block_firsts)
         firsts_all = np.concatenate(firsts)
         order = np.argsort(firsts_all, kind="stable")
         tokens_all, firsts_all = np.concatenate(tokens)[order], firsts_all[order]
