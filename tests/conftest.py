@@ -10,6 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "datasets"
 
+# Tests that start Ray in this process must not take the JVM's SIGSEGV handler away (see scale_out/ray_runtime.py).
+os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+
 if not os.environ.get("REGARD_DATA") and SHARED_DATA.is_dir():
     os.environ["REGARD_DATA"] = str(SHARED_DATA)
 

@@ -251,3 +251,29 @@ def test_ray_applies_only_to_encoding_kinds(tmp_path):
 
     with pytest.raises(RegardError, match="bm25"):
         Index.build(corpus(), tmp_path / "x", kind="bm25", ray=True)
+
+
+def test_lucene_search_survives_ray_in_the_same_process(tmp_path):
+    """Ray's failure signal handler would replace the JVM's SIGSEGV handler: the search after it crashed."""
+    script = tmp_path / "both.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys
+        from regard import Index
+        from regard.data import Query
+        from regard.scale_out.ray_runtime import ensure_ray
+        corpus = {str(tmp_path / "c.jsonl")!r}
+        with open(corpus, "w") as out:
+            for i in range(50):
+                out.write(json.dumps({{"_id": f"d{{i}}", "text": f"protein folding note {{i}}"}}) + "\\n")
+        index = Index.build(corpus, {str(tmp_path / "idx")!r}, kind="bm25")
+        queries = [Query(str(i), "protein folding") for i in range(40)]
+        print(len(index.retriever(k=5)(queries)))
+        ray = ensure_ray()
+        ray.shutdown()
+        for _ in range(3):
+            print(len(index.retriever(k=5)(queries)))
+    """))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "RAY_ADDRESS")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["40"] * 4

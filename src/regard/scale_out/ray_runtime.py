@@ -8,10 +8,14 @@ import os
 from regard.errors import MissingExtraError
 
 ADDRESS_ENV = "RAY_ADDRESS"
+# Ray's failure signal handler replaces the JVM's SIGSEGV handler, which the JVM needs for its own
+# null checks: a process that searched Lucene and then started Ray died at its next search (signal 11).
+SIGNAL_HANDLER_ENV = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
 
 def require_ray():
     """The ``ray`` module, or MissingExtraError naming the ``ray`` extra."""
+    os.environ.setdefault(SIGNAL_HANDLER_ENV, "1")
     try:
         import ray
     except ImportError:
