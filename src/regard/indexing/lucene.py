@@ -70,7 +70,8 @@ class LuceneBM25:
             hits.update({qid: [(hit.docid, hit.score) for hit in found] for qid, found in results.items()})
             pending = [q for q in pending if _ties_past(hits.get(q.id, []), k, depth)]
             depth *= 2
-        return Run({qid: ranked(found)[:k] for qid, found in hits.items()})
+        # In the queries' order: the JVM's result map iterates in an order of its own.
+        return Run({q.id: ranked(hits[q.id])[:k] for q in queries if q.id in hits})
 
 
 def _ties_past(hits: list[tuple[str, float]], k: int, depth: int) -> bool:
