@@ -186,15 +186,10 @@ class PipelineParser:
         """The reranker as a recipe run on Ray workers (each loads the model once), checked here first."""
         import inspect
 
-        from regard.scale_out.actor_pool import Recipe
-        from regard.scale_out.rerank import DistributedStage
+        from regard.scale_out.rerank import distributed_reranker
 
-        # Absolute paths: a worker's working directory is not the driver's.
-        docs = str(index.folder.resolve())
-        model = str(Path(model).resolve()) if Path(model).exists() else model
-        _construct(token, lambda: inspect.signature(stage_class).bind(docs, model, **parameters))
-        name = f"{stage_class.__name__}({Path(model).name})"
-        stage = DistributedStage(Recipe(stage_class, (docs, model), parameters), name, self.scale_out)
+        _construct(token, lambda: inspect.signature(stage_class).bind(index.folder, model, **parameters))
+        stage = distributed_reranker(stage_class, index.folder, model, parameters, self.scale_out)
         self.distributed.append(stage)
         return stage
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from regard.datasets import Dataset
     from regard.experiments.index_cache import IndexCache
     from regard.kinds import Index
+    from regard.scale_out.options import RayOptions
 
 _MISSING = object()
 
@@ -138,6 +139,34 @@ class StageContext:
     checking: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
     opened: list["Index"] = field(default_factory=list)
+    scale_out: "RayOptions | None" = None
+    distributed: list[Stage] = field(default_factory=list)
+
+    def reranker(self, stage_class: type, model: str, role: str, **options: Any) -> Stage | None:
+        """``stage_class`` over the document index on Ray workers when the run asks for Ray, else None.
+
+        With ``scale_out`` set, the reranker's recipe (class, document index, model and ``options``)
+        is run by :class:`~regard.scale_out.rerank.DistributedStage` on query batches; the model loads
+        only on the workers, so the provenance record names the model and its revision as resolved
+        here. Without it the factory builds the stage itself (None tells it to).
+        """
+        if self.scale_out is None:
+            return None
+        from regard.models import model_revision
+        from regard.scale_out.rerank import distributed_reranker
+
+        stage = distributed_reranker(stage_class, self.document_index().folder, model,
+                                     {"device": self.device, **options}, self.scale_out)
+        self.distributed.append(stage)
+        self.record_model(role, model, model_revision(model), workers=self.scale_out.workers,
+                          **{k: v for k, v in options.items() if k in ("precision", "max_words")})
+        return stage
+
+    def close(self) -> None:
+        """Stop the Ray workers of the distributed rerankers (if any)."""
+        for stage in self.distributed:
+            stage.close()
+        self.distributed.clear()
 
     def index(self, kind: str, **params: Any) -> "Index":
         """The ``kind`` index of the dataset with ``params``, built into the cache on first use."""
@@ -307,6 +336,9 @@ def _cross_encoder(params: Params, context: StageContext) -> Stage:
     options = dict(batch_size=params.positive("batch_size", 32), max_length=params.get("max_length", int, None),
                    precision=params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto"))
     params.finish()
+    distributed = context.reranker(CrossEncoder, model, "cross-encoder", **options)
+    if distributed is not None:
+        return distributed
     try:
         stage = CrossEncoder(context.document_index(), model, device=context.device, **options)
     except OSError as err:  # transformers cannot find the checkpoint (offline, or a wrong path)

@@ -224,6 +224,34 @@ def test_reranking_on_two_workers_gives_the_single_process_run(tiny_m2, tiny_che
                                    rtol=0, atol=1e-6)
 
 
+def test_config_run_with_ray_gives_the_single_process_run(tiny_checkpoint, tiny_mirror, tmp_path):
+    """``regard run CONFIG --ray --workers 2``: the cross-encoder stage on Ray workers, the same run file."""
+    from click.testing import CliRunner
+
+    from regard.cli.main import cli
+
+    config = tmp_path / "ce.yaml"
+    config.write_text(f"pipeline:\n  - bm25: {{backend: bm25s}}\n  - cutoff: 10\n"
+                      f"  - cross-encoder: {{model: {tiny_checkpoint}, precision: fp32}}\n")
+    outputs = {}
+    for name, extra in (("local", []), ("ray", ["--ray", "--workers", "2", "--cpus-per-worker", "0.5"])):
+        out = tmp_path / name
+        result = CliRunner().invoke(cli, ["--quiet", "run", str(config), "--dataset", "scifact", "--split", "train",
+                                          "--cache-dir", str(tmp_path / f"work-{name}"), "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        outputs[name] = out
+    [local_run] = outputs["local"].glob("*.trec")
+    [ray_run] = outputs["ray"].glob("*.trec")
+    local_lines = [line.split() for line in local_run.read_text().splitlines()]
+    ray_lines = [line.split() for line in ray_run.read_text().splitlines()]
+    assert len(local_lines) == 20 * 10
+    assert [line[:4] for line in ray_lines] == [line[:4] for line in local_lines]
+    np.testing.assert_allclose([float(line[4]) for line in ray_lines], [float(line[4]) for line in local_lines],
+                               rtol=0, atol=1e-5)
+    models = json.loads((outputs["ray"] / "provenance.json").read_text())
+    assert "workers" in json.dumps(models)
+
+
 def test_a_wrong_reranker_parameter_fails_on_the_driver(tiny_m2, tiny_checkpoint, tmp_path, monkeypatch):
     from regard.pipeline_spec import PipelineParser, PipelineSpecError
 

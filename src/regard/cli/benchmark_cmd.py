@@ -6,6 +6,7 @@ import time
 
 import click
 
+from regard.cli.ray_options import ray_options, ray_options_from
 from regard.cli.run_cmd import make_workspace, split_list, workspace_options
 
 
@@ -24,13 +25,15 @@ from regard.cli.run_cmd import make_workspace, split_list, workspace_options
 @click.option("--baseline", default=None, help="Config name to test the others against (default: the first).")
 @click.option("--split", default=None, help="Split (default: each dataset's test split).")
 @workspace_options
+@ray_options
 def command(configs, datasets, queries_file, qrels_file, relevant_grade, out, baseline, split, metrics, cache_dir,
-            device, no_cache):
+            device, no_cache, ray, workers, cpus_per_worker, gpus_per_worker):
     """Run each CONFIG on each dataset and write runs, metrics and a report.
 
     OUT/DATASET/ holds a TREC run per config, metrics.json (means, per-query scores, p-values against
     the baseline) and provenance.json; OUT/ holds summary.json, report.md, report.html and the PNG
-    plots. Stage outputs are cached, so a rerun recomputes nothing.
+    plots. Stage outputs are cached, so a rerun recomputes nothing. With --ray the reranking stages run
+    on Ray workers by batches of queries (as in ``regard run --ray``).
     """
     from regard.datasets import load_dataset, open_dataset
     from regard.errors import RegardError
@@ -39,6 +42,7 @@ def command(configs, datasets, queries_file, qrels_file, relevant_grade, out, ba
     from regard.report.tables import overview_rows
 
     started = time.perf_counter()
+    scale_out = ray_options_from(ray, workers, cpus_per_worker, gpus_per_worker)
     parsed = [load_config(path) for path in configs]
     names = split_list(datasets or "")
     if queries_file or qrels_file:
@@ -49,7 +53,7 @@ def command(configs, datasets, queries_file, qrels_file, relevant_grade, out, ba
         selected = [load_dataset(name, relevance_threshold=relevant_grade) for name in names]
     else:
         raise RegardError("name --datasets, or give --queries and --qrels files")
-    result = run_benchmark(parsed, selected, out, make_workspace(cache_dir, device, no_cache),
+    result = run_benchmark(parsed, selected, out, make_workspace(cache_dir, device, no_cache, scale_out),
                            split_list(metrics), baseline=baseline, split=split)
     header, rows = overview_rows(result.summary)
     click.echo("| " + " | ".join(header) + " |")

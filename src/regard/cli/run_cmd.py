@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from regard.cli.dataset_options import dataset_options
+from regard.cli.ray_options import ray_options, ray_options_from
 from regard.eval.metrics import DEFAULT_METRICS
 
 
@@ -23,10 +24,11 @@ def workspace_options(function):
     return function
 
 
-def make_workspace(cache_dir, device, no_cache):
+def make_workspace(cache_dir, device, no_cache, scale_out=None):
+    """The workspace the options ask for; ``scale_out`` (RayOptions) runs the rerankers on Ray."""
     from regard.experiments.runner import Workspace
 
-    return Workspace.default(cache_dir, device=device, use_cache=not no_cache)
+    return Workspace.default(cache_dir, device=device, use_cache=not no_cache, scale_out=scale_out)
 
 
 def split_list(text: str) -> list[str]:
@@ -39,12 +41,15 @@ def split_list(text: str) -> list[str]:
 @click.option("--split", default=None, help="Split to run (default: the dataset's test split).")
 @click.option("--out", default=None, help="Output folder (default: runs/NAME-DATASET-SPLIT).")
 @workspace_options
+@ray_options
 def command(config, dataset, queries_file, qrels_file, relevant_grade, split, out, metrics, cache_dir, device,
-            no_cache):
+            no_cache, ray, workers, cpus_per_worker, gpus_per_worker):
     """Run the pipeline of CONFIG (a YAML file) on a dataset (or topics and qrels files) and print its metrics.
 
     Writes the TREC run, metrics.json (means, per-query scores, compute seconds) and provenance.json
-    (config and its hash, package versions, models and revisions, seed, hardware).
+    (config and its hash, package versions, models and revisions, seed, hardware). With --ray the
+    reranking stages (cross-encoder, icr, listwise, pointwise) run on Ray workers by batches of
+    queries, each worker holding one copy of the model; the run is the single-process run.
     """
     from regard.cli.dataset_options import open_selected_dataset
     from regard.eval.experiment import format_table, safe_name, write_results
@@ -54,7 +59,8 @@ def command(config, dataset, queries_file, qrels_file, relevant_grade, split, ou
     metric_names = split_list(metrics)
     parsed = load_config(config)
     data = open_selected_dataset(dataset, queries_file, qrels_file, relevant_grade, split)
-    result = run_config(parsed, data, make_workspace(cache_dir, device, no_cache), metric_names, split)
+    scale_out = ray_options_from(ray, workers, cpus_per_worker, gpus_per_worker)
+    result = run_config(parsed, data, make_workspace(cache_dir, device, no_cache, scale_out), metric_names, split)
     click.echo(format_table([result.result], metric_names))
     target = out or f"runs/{parsed.name}-{safe_name(result.dataset)}-{result.split}"
     write_results([result.result], target, result.dataset, result.split, metric_names)

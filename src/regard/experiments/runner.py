@@ -18,6 +18,7 @@ from regard.experiments.config import PipelineConfig
 from regard.experiments.index_cache import IndexCache
 from regard.experiments.provenance import provenance, seed_everything
 from regard.experiments.stage_cache import Ledger, StageStore
+from regard.scale_out.options import RayOptions
 from regard.stages_registry import StageContext
 
 
@@ -28,6 +29,7 @@ class Workspace:
     root: Path
     device: str | None = None
     use_cache: bool = True
+    scale_out: RayOptions | None = None
     indexes: IndexCache = field(init=False)
     store: StageStore = field(init=False)
 
@@ -60,14 +62,18 @@ def run_config(config: PipelineConfig, dataset: Dataset | str, workspace: Worksp
     split = split or data.spec.default_split
     queries, qrels = data.queries(split), data.qrels(split)
     seed_everything(config.seed)
-    context = StageContext(dataset=data, indexes=workspace.indexes, device=workspace.device)
+    context = StageContext(dataset=data, indexes=workspace.indexes, device=workspace.device,
+                           scale_out=workspace.scale_out)
     ledger = Ledger()
     builder = PipelineBuilder(context, workspace.store if workspace.use_cache else None, ledger,
                               queries_key(data.cache_name, split, queries, workspace.indexes.corpus_fingerprint(data)))
-    stage = builder.build_root(config.pipeline, config.where)
-    started = time.perf_counter()
-    run = stage(queries)
-    wall = time.perf_counter() - started
+    try:
+        stage = builder.build_root(config.pipeline, config.where)
+        started = time.perf_counter()
+        run = stage(queries)
+        wall = time.perf_counter() - started
+    finally:
+        context.close()
     evaluation = evaluate_full(run, qrels, metrics, data.relevance_threshold, ignore_identical_ids=data.spec.layout == "beir")
     result = PipelineResult(config.name, run, evaluation, ledger.cost_of(run), len(queries))
     cache = {"stage_outputs_reused": ledger.hits, "stage_outputs_computed": ledger.misses,

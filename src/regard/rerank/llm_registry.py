@@ -34,7 +34,8 @@ def _icr(params: Params, context: StageContext) -> Stage:
     options = dict(calibrate=params.get("calibrate", bool, True), reverse=params.get("reverse", bool, True),
                    max_context=params.get("max_context", int, None), **_common(params))
     params.finish()
-    return _loaded(ICR(context.document_index(), model, device=context.device, **options), context, "icr")
+    return context.reranker(ICR, model, "icr", **options) or _loaded(
+        ICR(context.document_index(), model, device=context.device, **options), context, "icr")
 
 
 @register_stage("listwise", shorthand="model")
@@ -48,6 +49,8 @@ def _listwise(params: Params, context: StageContext) -> Stage:
     options = dict(window=params.get("window", int, None), step=params.positive("step", 10),
                    max_new_tokens=params.get("max_new_tokens", int, None), **_common(params))
     params.finish()
+    if not base_url and (distributed := context.reranker(Listwise, model, "listwise", **options)) is not None:
+        return distributed
     docs = context.document_index()
     if base_url:
         options.pop("precision")
@@ -65,7 +68,8 @@ def _pointwise(params: Params, context: StageContext) -> Stage:
     model = params.get("model", str, DEFAULT_INSTRUCT_LLM)
     options = dict(batch_size=params.positive("batch_size", 8), **_common(params))
     params.finish()
-    return _loaded(Pointwise(context.document_index(), model, device=context.device, **options), context, "pointwise")
+    return context.reranker(Pointwise, model, "pointwise", **options) or _loaded(
+        Pointwise(context.document_index(), model, device=context.device, **options), context, "pointwise")
 
 
 @register_stage("generative", shorthand="model")

@@ -8,6 +8,9 @@ their own, so the merged run is the single-process run.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from regard.data.types import Query, Run
 from regard.pipeline import Stage
 from regard.progress import progress_bar
@@ -56,3 +59,16 @@ def _restricted(run: Run | None, queries: list[Query]) -> Run | None:
     if run is None:
         return None
     return Run({q.id: run[q.id] for q in queries if q.id in run})
+
+
+def distributed_reranker(stage_class: type, docs_folder: str | Path, model: str, parameters: dict[str, Any],
+                         options: RayOptions) -> DistributedStage:
+    """``stage_class(docs_folder, model, **parameters)`` as a :class:`DistributedStage` on Ray workers.
+
+    Paths become absolute (a worker's working directory is not the driver's); the model is loaded only
+    on the workers, when the stage first runs.
+    """
+    docs = str(Path(docs_folder).resolve())
+    model = str(Path(model).resolve()) if Path(model).exists() else model
+    name = f"{stage_class.__name__}({Path(model).name})"
+    return DistributedStage(Recipe(stage_class, (docs, model), dict(parameters)), name, options)
