@@ -47,7 +47,10 @@ class Idle:
 
 
 def regard_encode(texts_docs, workers: int | None) -> tuple[float, float, np.ndarray]:
-    """(total seconds, start-up seconds, vectors) of corpus_embeddings, locally (None) or on Ray workers."""
+    """(total seconds, start-up seconds, vectors) of corpus_embeddings, locally (None) or on Ray workers.
+
+    Start-up: until every model that encodes is loaded (the driver's, and on Ray the workers' too).
+    """
     from regard.encoders.cache import corpus_embeddings
     from regard.encoders.dense import DenseEncoder
     from regard.scale_out.encode import EncoderSpec, RayEncoderMapper
@@ -56,12 +59,22 @@ def regard_encode(texts_docs, workers: int | None) -> tuple[float, float, np.nda
     os.environ["REGARD_CACHE"] = tempfile.mkdtemp(prefix="scale-out-bench-")
     started = time.perf_counter()
     encoder = DenseEncoder(MODEL, precision="fp32")
+    startup = time.perf_counter() - started
     mapper = None
     if workers:
         options = RayOptions(workers=workers, cpus_per_worker=2.0 / workers)
         mapper = RayEncoderMapper(EncoderSpec(DenseEncoder, {"model": MODEL, "precision": "fp32"}), options,
                                   expected_identity=encoder.identity)
-    startup = time.perf_counter() - started
+        # The pool starts lazily, on the first shard; start-up ends when the workers have their encoder
+        # (the identity check answers), as for the other methods when their model is loaded.
+        check = mapper._check_identity
+
+        def timed_check() -> None:
+            nonlocal startup
+            check()
+            startup = time.perf_counter() - started
+
+        mapper._check_identity = timed_check
     vectors = corpus_embeddings(encoder, texts_docs, f"bench-{workers}", use_cache=False, shard_mapper=mapper)
     return time.perf_counter() - started, startup, vectors
 
@@ -107,8 +120,9 @@ def projection(per_worker_cpu: float) -> list[dict]:
 
 def markdown(report: dict) -> str:
     lines = [f"# Scale-out encoding: {report['documents']} SciFact documents, {MODEL} fp32, CPU", "",
-             f"Machine: {report['machine'].get('cpu_model', '?')}, {report['machine'].get('cpu_count', '?')} CPUs, shared with "
-             "other engineers' test runs while measured: one run each, figures are indicative.", "",
+             f"Machine: {report['machine'].get('cpu_model', '?')}, {report['machine'].get('cpu_count', '?')} CPUs; "
+             f"load average {report['load_average'][0]} at start, {report['load_average'][1]} at end (other jobs "
+             "share the CPUs when it exceeds 2); one run each, start-up = until every encoding model is loaded.", "",
              "| encoder | workers | docs/s (total) | total s | start-up s | docs/s after start-up | max abs diff vs one process |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for row in report["runs"]:
@@ -147,6 +161,7 @@ def main() -> None:
             break
     texts = [d.contents for d in documents]
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    load_at_start = round(os.getloadavg()[0], 2)
     runs = []
     log("one process")
     seconds, startup, reference = regard_encode(documents, None)
@@ -169,6 +184,7 @@ def main() -> None:
                   "max_abs_diff": float(np.abs(v - reference).max())} for m, w, s, u, v in runs],
         "ray_overhead_ms_per_batch": round(overhead * 1000, 3), "overhead_batch_texts": 256,
         "gpu_docs_per_second_assumed": GPU_DOCS_PER_SECOND,
+        "load_average": [load_at_start, round(os.getloadavg()[0], 2)],
     }
     report["per_worker_cpu_docs_per_second"] = report["runs"][0]["docs_per_second_after_startup"]
     report["projection"] = projection(report["per_worker_cpu_docs_per_second"])
