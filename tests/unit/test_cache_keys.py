@@ -14,7 +14,7 @@ from regard.experiments.config import parse_config
 from regard.experiments.index_cache import IndexCache
 from regard.experiments.runner import Workspace, run_config
 from regard.pipeline import Stage
-from regard.stages_registry import register_stage
+from regard.experiments.stages import register_stage
 
 CALLS: list[str] = []
 

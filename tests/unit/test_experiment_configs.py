@@ -13,7 +13,7 @@ from regard.experiments.config import load_config, parse_config
 from regard.experiments.runner import Workspace, run_config
 from regard.experiments.stage_cache import Ledger, StageStore
 from regard.pipeline import Stage
-from regard.stages_registry import ConfigError, StageContext, register_stage, registered_stages
+from regard.experiments.stages import ConfigError, StageContext, register_stage, registered_stages
 
 CALLS: list[str] = []
 
@@ -209,7 +209,7 @@ def test_real_bm25_index_is_built_once_and_recorded(tiny_mirror, tmp_path):
 
 def test_bm25_stage_threads_must_be_positive():
     from regard.errors import RegardError
-    from regard.stages_registry import Params, Where, registration
+    from regard.experiments.stages import Params, Where, registration
 
     with pytest.raises(RegardError, match="threads.*at least 1"):
         registration("bm25").factory(Params({"threads": 0}, Where("p.yaml", 2, "pipeline[0]")), None)

@@ -308,7 +308,7 @@ def test_generative_stage_errors(ngram_index, tmp_path):
 
 
 def test_generative_config_stage_checks_parameters():
-    from regard.stages_registry import Params, Where, registration
+    from regard.experiments.stages import Params, Where, registration
 
     reg = registration("generative")
     assert reg.shorthand == "model"

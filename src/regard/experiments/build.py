@@ -15,7 +15,7 @@ from regard.experiments.config import plain, stable_hash
 from regard.experiments.identity import model_revisions
 from regard.experiments.stage_cache import CachedStage, Ledger, ResumingSequence, StageStore
 from regard.pipeline import Sequence, Stage
-from regard.stages_registry import CheckOnly, Params, StageContext, Where, registration
+from regard.experiments.stages import CheckOnly, Params, StageContext, Where, registration
 
 
 def queries_key(dataset: str, split: str, queries: list[Query], corpus: str = "") -> str:

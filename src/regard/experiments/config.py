@@ -12,7 +12,7 @@
 
 A node is a one-key mapping ``{TYPE: PARAMS}`` or a list of nodes (applied in order). Fusions take
 their inputs as nodes: ``rrf: {of: [{bm25: {}}, {dense: {}}]}``. Stage types come from
-:mod:`regard.stages_registry`. Every error names the file, the line and the field.
+:mod:`regard.experiments.stages`. Every error names the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from regard.stages_registry import ConfigError, Where
+from regard.experiments.stages import ConfigError, Where
 
 TOP_LEVEL = {"name", "description", "seed", "pipeline"}
 

@@ -19,7 +19,7 @@ from regard.experiments.index_cache import IndexCache
 from regard.experiments.provenance import provenance, seed_everything
 from regard.experiments.stage_cache import Ledger, StageStore
 from regard.scale_out.options import RayOptions
-from regard.stages_registry import StageContext
+from regard.experiments.stages import StageContext
 
 
 @dataclass

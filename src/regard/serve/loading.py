@@ -85,7 +85,7 @@ def _load_config(path: str, dataset: str | None, device: str | None) -> ServedPi
     from regard.experiments.config import load_config
     from regard.experiments.runner import Workspace
     from regard.experiments.stage_cache import Ledger
-    from regard.stages_registry import StageContext
+    from regard.experiments.stages import StageContext
 
     if dataset is None:
         raise RegardError(f"{path}: a pipeline config builds its indexes for a dataset: add --dataset NAME")

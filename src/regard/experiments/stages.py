@@ -2,10 +2,12 @@
 
 A factory takes the stage's parameters (a :class:`Params`, which names the config file, line and field
 in every error) and a :class:`StageContext` (the dataset, the index cache, the device, and a way to
-build child stages), and returns a :class:`~regard.pipeline.Stage`. Adding a stage type is one
-decorated function in the stage's own module, plus that module's name in ``PLUGIN_MODULES`` below::
+build child stages), and returns a :class:`~regard.pipeline.Stage`. Stage types are registered by the
+config layer, never by the stages' own modules (they come earlier in the flow). Adding a stage type is
+one decorated function in a module of ``regard.experiments`` (or of a plugin package), plus that
+module's name in ``PLUGIN_MODULES`` below::
 
-    from regard.stages_registry import register_stage
+    from regard.experiments.stages import register_stage
 
     @register_stage("my-reranker", shorthand="model")        # `- my-reranker: MODEL` is then allowed
     def _my_reranker(params, context):
@@ -257,7 +259,7 @@ def registered_stages() -> dict[str, Registration]:
 
 
 # Modules that register stage types of their own when imported (optional ones may be absent).
-PLUGIN_MODULES: list[str] = ["regard.rerank.llm_registry"]
+PLUGIN_MODULES: list[str] = ["regard.experiments.llm_stages"]
 _loaded = False
 
 

@@ -8,7 +8,7 @@ from regard.pipeline import Stage
 from regard.retrieval.generative import BEAM_SIZE, DEFAULT_PROMPT, FIRST_TOKENS, MAX_LENGTH
 from regard.retrieval.seal import ALPHA, BETA, MAX_OCCURRENCES, SMOOTHING
 from regard.rerank.llm_stage import DEFAULT_MAX_WORDS
-from regard.stages_registry import Params, StageContext, register_stage
+from regard.experiments.stages import Params, StageContext, register_stage
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
