@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 
 import pytest
@@ -122,3 +123,26 @@ def test_cli_packages_checks_and_rejects(beir_mirror, tmp_path):
     refused = runner.invoke(cli, ["submit", "package", f"scifact={bad}", "--out", str(tmp_path / "q"),
                                   "--model", "m", "--description", "d"])
     assert refused.exit_code == 2 and "first missing: q9" in refused.output
+
+
+@pytest.mark.parametrize("layout", ["regard", "beir-leaderboard"])
+def test_overwrite_replaces_only_what_regard_wrote(beir_mirror, tmp_path, layout):
+    from regard.errors import RegardError
+
+    first = _package(tmp_path, trec_run_text(_rows()), layout=layout)
+    with pytest.raises(RegardError, match="pass --overwrite"):
+        _package(tmp_path, trec_run_text(_rows()), layout=layout)
+    again = _package(tmp_path, trec_run_text(_rows()), layout=layout, overwrite=True)  # a package regard wrote
+    assert again == first and again.exists()
+    # Something of the user's at --out survives --overwrite, and nothing is left beside it.
+    user = tmp_path / ("pkg.zip" if layout == "beir-leaderboard" else "pkg")
+    user.unlink() if user.is_file() else shutil.rmtree(user)
+    if layout == "regard":
+        user.mkdir()
+        (user / "thesis.tex").write_text("mine")
+    else:
+        user.write_bytes(b"my own zip")
+    with pytest.raises(RegardError, match="nothing was deleted"):
+        _package(tmp_path, trec_run_text(_rows()), layout=layout, overwrite=True)
+    assert ((user / "thesis.tex").read_text() == "mine") if layout == "regard" else user.read_bytes() == b"my own zip"
+    assert not list(tmp_path.glob(".pkg*"))
