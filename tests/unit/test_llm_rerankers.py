@@ -295,6 +295,17 @@ def test_shared_prefix_is_encoded_once_per_batch_and_once_for_the_prefix(docstor
     assert calls[0] == 1 + 2
 
 
+def test_pointwise_cost_counts_the_shared_prefix_once(docstore):
+    llm = tiny_llm()
+    shared, separate = Pointwise(docstore, llm, batch_size=4), Pointwise(docstore, llm, batch_size=4, share_prefix=False)
+    shared([QUERY], incoming(8))
+    separate([QUERY], incoming(8))
+    one, whole = shared.cost.per_query["q1"], separate.cost.per_query["q1"]
+    assert whole.forward_passes == 8 and one.forward_passes == 8 + 1  # plus the prefix pass
+    saved = whole.prompt_tokens - one.prompt_tokens
+    assert saved > 0 and saved % 7 == 0  # the prefix is encoded once instead of 8 times
+
+
 def test_pointwise_score_is_the_yes_no_log_odds(docstore):
     stage = Pointwise(docstore, tiny_llm())
     out = stage([QUERY], incoming(1))

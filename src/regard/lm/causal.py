@@ -172,10 +172,9 @@ class CausalLM:
 
         import torch
 
-        shared = common_prefix_length(prompts)
-        if shared < 2 or len(prompts) < 2:
+        shared = encoded_once_length(prompts)
+        if not shared:
             return self.next_token_logits(prompts, batch_size=batch_size)
-        shared -= 1  # every prompt keeps at least one token of its own for the forward pass
         pad = self.tokenizer.pad_token_id
         rows = []
         order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
@@ -212,6 +211,13 @@ def _returned_cache(output):
     """The KV cache a forward pass returned (``cache`` or, in older transformers, ``past_key_values``)."""
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def encoded_once_length(prompts: Sequence[list[int]]) -> int:
+    """How many leading tokens :meth:`CausalLM.next_token_logits_with_prefix` encodes once for all ``prompts``
+    (0: none shared, each prompt is encoded whole); every prompt keeps at least one token of its own."""
+    shared = common_prefix_length(prompts)
+    return shared - 1 if shared >= 2 and len(prompts) >= 2 else 0
 
 
 def common_prefix_length(sequences: Sequence[list[int]]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from regard.data.types import Query
 from regard.rerank.llm.cost import QueryCost
 from regard.rerank.docs import DocumentSource
-from regard.lm.causal import CausalLM
+from regard.lm.causal import CausalLM, encoded_once_length
 from regard.rerank.llm.loading import DEFAULT_INSTRUCT_LLM
 from regard.rerank.llm_stage import DEFAULT_MAX_WORDS, LLMReranker
 
@@ -50,6 +50,8 @@ class Pointwise(LLMReranker):
         logits = score_next(prompts, batch_size=self.batch_size)
         log_probs = torch.log_softmax(logits, dim=-1)
         scores = torch.logsumexp(log_probs[:, self.yes], dim=1) - torch.logsumexp(log_probs[:, self.no], dim=1)
-        record.forward_passes += len(prompts)
-        record.prompt_tokens += sum(len(p) for p in prompts)
+        # What was computed: with a shared prefix, one pass encodes it and each prompt adds only its own tokens.
+        shared = encoded_once_length(prompts) if self.share_prefix else 0
+        record.forward_passes += len(prompts) + (1 if shared else 0)
+        record.prompt_tokens += sum(len(p) for p in prompts) - shared * (len(prompts) - 1)
         return [(docid, float(score)) for docid, score in zip(docids, scores)]
