@@ -37,6 +37,18 @@ def _model_echo(params, context):
     return stage
 
 
+DEFAULT_REVISION = ["v1"]
+
+
+@register_stage("default-model-echo", replace=True)
+def _default_model_echo(params, context):
+    """A stage that loads its default model (the config names none) and records it, as the rerankers do."""
+    params.finish()
+    stage = _ModelEcho("some-org/default-ranker")
+    context.record_model("echo", stage.name, DEFAULT_REVISION[0])
+    return stage
+
+
 def _run(tmp_path, text: str):
     config = parse_config(text, "cfg.yaml", default_name="cfg")
     workspace = Workspace(tmp_path / "work")
@@ -116,3 +128,15 @@ def test_training_bm25_index_follows_the_corpus(tiny_mirror):
     second = cached_bm25_index(load_dataset("scifact"), backend="bm25s")
     assert second.folder != first.folder
     assert second.retriever(k=1).search("topic 2 subject 1")[0][0] == "d39"
+
+
+def test_a_new_revision_of_a_default_model_recomputes_the_stage(tiny_mirror, tmp_path):
+    CALLS.clear()
+    text = "pipeline: [{default-model-echo: {}}]\n"
+    DEFAULT_REVISION[0] = "v1"
+    _run(tmp_path, text)
+    _run(tmp_path, text)
+    assert CALLS == ["some-org/default-ranker"]
+    DEFAULT_REVISION[0] = "v2"  # the default model was updated: the config did not change
+    _run(tmp_path, text)
+    assert CALLS == ["some-org/default-ranker", "some-org/default-ranker"]

@@ -74,13 +74,17 @@ class PipelineBuilder:
         here = where.child(kind, line)
         entry = registration(kind, here)
         params = self._params(raw, entry.shorthand, here)
-        key = stable_hash({"input": input_key, "type": kind, "params": params.values,
-                           "files": _file_fingerprints(params.values), "models": model_revisions(params.values)})
-        context = dataclasses.replace(self.context, build_child=lambda n, w: self.build(n, w, input_key)[0])
+        identity = {"input": input_key, "type": kind, "params": params.values,
+                    "files": _file_fingerprints(params.values), "models": model_revisions(params.values)}
+        context = dataclasses.replace(self.context, build_child=lambda n, w: self.build(n, w, input_key)[0],
+                                      models_used=[])
         try:
             stage = entry.factory(params, context)
         except CheckOnly:
             stage = Stage()
+        if context.models_used:  # what the factory loaded, named in the config or its default
+            identity["loaded_models"] = sorted(set(context.models_used))
+        key = stable_hash(identity)
         if not isinstance(stage, Stage):
             raise TypeError(f"the factory of stage type {kind!r} returned {type(stage).__name__}, not a Stage")
         if self.context.checking:

@@ -143,6 +143,7 @@ class StageContext:
     opened: list["Index"] = field(default_factory=list)
     scale_out: "RayOptions | None" = None
     distributed: list[Stage] = field(default_factory=list)
+    models_used: list[tuple[str, str]] = field(default_factory=list)
 
     def reranker(self, stage_class: type, model: str, role: str, **options: Any) -> Stage | None:
         """``stage_class`` over the document index on Ray workers when the run asks for Ray, else None.
@@ -194,7 +195,9 @@ class StageContext:
         return self.indexes.any_existing(self.dataset) or self.index("bm25", backend="lucene")
 
     def record_model(self, role: str, name: str, revision: str | None = None, **details: Any) -> None:
-        """Note a model the pipeline uses (its name and revision go into the provenance record)."""
+        """Note a model the pipeline uses: its name and revision go into the provenance record and, for
+        the stage being built, into its cache key (a default model is keyed like a named one)."""
+        self.models_used.append((name, revision or ""))
         self.record({"model": name, "role": role, "revision": revision, **details})
 
     def record(self, entry: dict[str, Any]) -> None:
