@@ -46,6 +46,13 @@ KINDS = {
 }
 QUERIES = 300
 MSMARCO = 8_841_823
+ENCODING_KINDS = ("dense", "multivector", "muvera-pq")
+# For the projection of real encoding cost (the rows above use a tiny encoder). CPU: all-MiniLM-L6-v2 on
+# SciFact abstracts on this 2-core CPU, fp32 (benchmarks/encode_peers.py measures it; about 80 docs/s on a
+# quiet machine). GPU: assumed, not measured here (no GPU was lent): MiniLM in fp16 on one A100/H100-class
+# GPU at about 4,000 passages/s (batch 256, 256 tokens), as in benchmarks/scale_out.py.
+MINILM_CPU_DOCS_PER_SECOND = 80.0
+MINILM_GPU_DOCS_PER_SECOND = 4000.0
 
 
 def tiny_encoder() -> Path:
@@ -150,18 +157,37 @@ def measure(name: str, size: int, queries: int) -> dict:
 
 
 def projection(rows: list[dict]) -> list[dict]:
-    """Per kind, linear extrapolation from its largest measured size to 10M and MS MARCO."""
-    largest: dict[str, dict] = {}
+    """Per kind, extrapolation from its measured sizes to 10M and MS MARCO.
+
+    Time and disk: linear in documents from the largest size. Peak build memory: the largest size's
+    peak plus the growth per document between the two largest sizes times the added documents, given
+    only when the largest size is 1M (below that, one-off costs such as the longest batch's attention
+    dominate the growth and a linear extrapolation would mislead). Encoding kinds also get the real
+    encoder's cost: all-MiniLM-L6-v2 at the CPU rate above and at an assumed GPU rate.
+    """
+    by_kind: dict[str, list[dict]] = {}
     for row in rows:
-        if row["documents"] >= largest.get(row["kind"], {}).get("documents", 0):
-            largest[row["kind"]] = row
+        by_kind.setdefault(row["kind"], []).append(row)
     out = []
-    for name, row in largest.items():
-        factor = {"10M": 10_000_000 / row["documents"], "MS MARCO": MSMARCO / row["documents"]}
-        for target, scale in factor.items():
-            out.append({"kind": name, "target": target, "from": row["documents"],
-                        "build_hours_this_cpu": round(row["build_seconds"] * scale / 3600, 2),
-                        "disk_gib": round(row["disk_mib"] * scale / 1024, 1)})
+    for name, group in by_kind.items():
+        group.sort(key=lambda r: r["documents"])
+        row = group[-1]
+        per_document = None
+        if len(group) > 1 and row["documents"] >= 1_000_000:
+            before = group[-2]
+            per_document = max(0.0, (row["build_peak_rss_mib"] - before["build_peak_rss_mib"])
+                               / (row["documents"] - before["documents"]))
+        for target, size in (("10M", 10_000_000), ("MS MARCO", MSMARCO)):
+            scale = size / row["documents"]
+            entry = {"kind": name, "target": target, "from": row["documents"],
+                     "build_hours_this_cpu": round(row["build_seconds"] * scale / 3600, 2),
+                     "disk_gib": round(row["disk_mib"] * scale / 1024, 1),
+                     "build_peak_gib": None if per_document is None else
+                     round((row["build_peak_rss_mib"] + per_document * (size - row["documents"])) / 1024, 1)}
+            if name in ENCODING_KINDS:
+                entry["minilm_encode_hours_this_cpu"] = round(size / MINILM_CPU_DOCS_PER_SECOND / 3600, 1)
+                entry["minilm_encode_hours_one_gpu"] = round(size / MINILM_GPU_DOCS_PER_SECOND / 3600, 2)
+            out.append(entry)
     return out
 
 
@@ -187,10 +213,17 @@ def markdown(rows: list[dict], projected: list[dict]) -> str:
         if a is not b:
             lines.append(f"| {name} | {b['documents'] / a['documents']:.0f} | {b['build_seconds'] / a['build_seconds']:.1f} "
                          f"| {b['build_peak_rss_mib'] / a['build_peak_rss_mib']:.2f} | {b['disk_mib'] / a['disk_mib']:.1f} |")
-    lines += ["", "On-paper projection (linear in documents from the largest size measured; this CPU, tiny encoder "
-              "for the encoding kinds):", "", "| kind | target | from | build hours | disk GiB |", "|---|---|---:|---:|---:|"]
+    lines += ["", "On-paper projection: build hours and disk linear in documents from the largest size measured "
+              "(this CPU; the tiny encoder for the encoding kinds); peak build memory = the 1M peak plus the growth per "
+              "document from 100k to 1M (blank where 1M was not measured); real encoding with all-MiniLM-L6-v2 at "
+              f"{MINILM_CPU_DOCS_PER_SECOND:.0f} docs/s on this CPU and an assumed {MINILM_GPU_DOCS_PER_SECOND:,.0f} "
+              "docs/s on one A100/H100-class GPU (not measured: no GPU was lent).", "",
+              "| kind | target | from | build hours (as measured) | peak build GiB | disk GiB | MiniLM encoding h, this CPU "
+              "| MiniLM encoding h, one GPU |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for p in projected:
-        lines.append(f"| {p['kind']} | {p['target']} | {p['from']:,} | {p['build_hours_this_cpu']} | {p['disk_gib']} |")
+        lines.append(f"| {p['kind']} | {p['target']} | {p['from']:,} | {p['build_hours_this_cpu']} | "
+                     f"{p['build_peak_gib'] if p['build_peak_gib'] is not None else ''} | {p['disk_gib']} | {p.get('minilm_encode_hours_this_cpu', '')} | "
+                     f"{p.get('minilm_encode_hours_one_gpu', '')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -200,13 +233,14 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"Comma-separated, from: {', '.join(KINDS)}.")
     parser.add_argument("--queries", type=int, default=QUERIES, help="Queries per search measurement.")
     parser.add_argument("--out", default=str(RESULTS / "scale"), help="Output path without suffix.")
+    parser.add_argument("--report-only", action="store_true", help="Rewrite the tables from the JSON; measure nothing.")
     args = parser.parse_args()
     os.environ.setdefault("REGARD_DATA", str(ROOT.parent.parent / "shared" / "datasets"))
     os.environ.setdefault("REGARD_CACHE", str(WORK / "cache"))
     out = Path(args.out)
     # Earlier measurements in the same file are kept unless measured again (runs can be split by size).
     rows = json.loads(out.with_suffix(".json").read_text())["rows"] if out.with_suffix(".json").exists() else []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in ([] if args.report_only else (int(s) for s in args.sizes.split(","))):
         for name in args.kinds.split(","):
             rows = [r for r in rows if (r["kind"], r["documents"]) != (name, size)]
             rows.append(measure(name, size, args.queries))
