@@ -9,6 +9,11 @@ stored float16 vectors directly (float32 accumulation, float16 products rounded 
 the same order as the float16 storage itself) and is several times faster on CPUs with AVX512-FP16,
 because reranking is bound by reading and converting the candidates' vectors. ``auto`` picks fp16
 on such CPUs, else fp32. The exhaustive and the reranking paths use the same arithmetic.
+
+Quantised (int8) vectors are converted to the arithmetic's type a block at a time and never
+dequantised as such: each similarity is multiplied by its document token's scale instead
+(``q · (c s) = (q · c) s``), a matrix query tokens x document tokens rather than document tokens x
+dimensions.
 """
 
 from __future__ import annotations
@@ -35,21 +40,28 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def similarities(queries: np.ndarray, documents: np.ndarray, precision: str = "fp32") -> np.ndarray:
-    """Token similarities ``queries @ documents.T`` as float32, computed at ``precision`` (fp32 or fp16)."""
+def similarities(queries: np.ndarray, documents: np.ndarray, precision: str = "fp32",
+                 scales: np.ndarray | None = None) -> np.ndarray:
+    """Token similarities ``queries @ documents.T`` as float32, computed at ``precision`` (fp32 or fp16).
+
+    With ``scales`` (quantised ``documents``), column ``t`` is multiplied by ``scales[t]``.
+    """
     import torch
 
     dtype = torch.float16 if precision == "fp16" else torch.float32
     q = torch.from_numpy(np.ascontiguousarray(queries)).to(dtype)
     d = torch.from_numpy(np.require(documents, requirements=["C", "W"])).to(dtype)
-    return (q @ d.T).float().numpy()
+    sims = (q @ d.T).float()
+    if scales is not None:
+        sims *= torch.from_numpy(np.asarray(scales, dtype=np.float32))
+    return sims.numpy()
 
 
 def maxsim(query: np.ndarray, documents: RaggedVectors, precision: str = "fp32") -> np.ndarray:
     """MaxSim of one query (``[q, d]``) against each document group; float32 ``[len(documents)]``."""
     if len(documents) == 0:
         return np.zeros(0, dtype=np.float32)
-    sims = similarities(query, documents.vectors, precision)
+    sims = similarities(query, documents.vectors, precision, documents.scales)
     return np.maximum.reduceat(sims, documents.offsets[:-1], axis=1).sum(axis=0)
 
 
@@ -87,10 +99,11 @@ def exhaustive_maxsim(queries: RaggedVectors, store: RaggedVectors, k: int, prog
         last = min(max(last, first + 1), n_docs)
         lo, hi = int(store.offsets[first]), int(store.offsets[last])
         chunk = np.array(store.vectors[lo:hi], dtype=np.float16 if precision == "fp16" else np.float32)
+        scales = None if store.scales is None else np.array(store.scales[lo:hi], dtype=np.float32)
         starts = store.offsets[first:last] - lo
         for q0, q1 in batches:
             t0, t1 = int(queries.offsets[q0]), int(queries.offsets[q1])
-            sims = similarities(queries.vectors[t0:t1], chunk, precision)
+            sims = similarities(queries.vectors[t0:t1], chunk, precision, scales)
             maxima = np.maximum.reduceat(sims, starts, axis=1)  # [query tokens, chunk docs]
             scores = np.add.reduceat(maxima, queries.offsets[q0:q1] - t0, axis=0)  # [queries, chunk docs]
             merged = torch.cat([best_scores[q0:q1], torch.from_numpy(scores)], dim=1)
