@@ -62,7 +62,7 @@ class _TokenStoreStage(Retriever):
         """Exact MaxSim of the documents at ``positions``; the best ``k`` as (docid, score)."""
         positions = np.asarray(positions, dtype=np.int64)
         positions = positions[positions >= 0]
-        scores = maxsim(query_vectors, self.store.gather(positions), self.precision)
+        scores = maxsim(query_vectors, self.store, self.precision, positions)
         return ranked((self._ids[p], s) for p, s in zip(positions.tolist(), scores.tolist()))[:k]
 
     def rescore(self, queries: list[Query], vectors: RaggedVectors, run: Run) -> Run:
