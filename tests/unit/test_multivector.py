@@ -367,6 +367,10 @@ def test_muvera_over_an_int8_store_reranks_with_it(tmp_path, tiny_checkpoint):
     index = build(tmp_path, "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3, token_store="int8",
                   fde_pq=False)
     assert index.manifest.parameters["store_dtype"] == "int8"
+    # The FDEs come from the float16 vectors: the same candidates as over a float16 store.
+    half = build(tmp_path / "half", "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3)
+    fde_runs = [i.retriever(k=len(DOCS), rerank=False)(QUERIES) for i in (index, half)]
+    assert all(fde_runs[0][q.id] == fde_runs[1][q.id] for q in QUERIES)
     full, reference = index.retriever(k=5, candidates=len(DOCS))(QUERIES), exhaustive(QUERIES)
     for q in QUERIES:  # every document a candidate: the same scores as exhaustive MaxSim over int8
         assert full.docids(q.id) == reference.docids(q.id)

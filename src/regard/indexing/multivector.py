@@ -24,6 +24,8 @@ def _token_store(staging: Path, docs: DocStore, fingerprint: str, model: str | N
     """Encode (or reuse cached) token vectors, here or on Ray workers, and put the store into ``staging``.
 
     The cache holds float16 vectors; ``token_store="int8"`` quantises them into ``staging`` block by block.
+    Returns the encoder, the cached float16 store (what FDEs are computed from, whatever the index
+    keeps) and the manifest parameters.
     """
     from regard.encoders.multivector import TokenEncoder
     from regard.indexing.token_store import (
@@ -48,7 +50,7 @@ def _token_store(staging: Path, docs: DocStore, fingerprint: str, model: str | N
         "token_count": int(store.offsets[-1]), "store_dtype": store.format, "store_bytes": store.nbytes,
         "batch_size": batch_size,
     }
-    return encoder, store, params
+    return encoder, TokenStore(cached), params
 
 
 def build_multivector(staging: Path, docs: DocStore, fingerprint: str, model: str | None = None,
@@ -76,7 +78,8 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, model: str | N
     FDEs are computed a batch of documents at a time as FAISS adds them (and for a training sample),
     never as one matrix. ``fde_pq`` stores them product-quantised (FAISS ``pq``: 1/32 of float32, as
     the paper compresses them) instead of in a flat float32 index. ``token_store="int8"`` keeps the
-    rerank's token vectors quantised (half the bytes); the FDEs are computed from the stored vectors.
+    rerank's token vectors quantised (half the bytes); the FDEs are computed from the float16 vectors
+    either way, so int8 changes the rerank's scores, not the candidates.
     """
     from regard.encoders.muvera import FDEConfig, FDEEncoder
     from regard.indexing.faiss_index import build_faiss, check_faiss_options, save_faiss

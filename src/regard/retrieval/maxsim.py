@@ -26,7 +26,7 @@ from regard.errors import RegardError
 
 CHUNK_TOKENS = 32768  # document tokens per chunk of the exhaustive scan
 QUERY_BATCH_TOKENS = 1024  # query tokens per matrix product
-BLOCK_TOKENS = 2048  # document tokens per block when scoring given documents (the rerank)
+BLOCK_TOKENS = 16384  # document tokens per block when scoring given documents (the rerank)
 PRECISIONS = ("auto", "fp32", "fp16")
 
 
