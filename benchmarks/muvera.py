@@ -292,16 +292,16 @@ def markdown(report: dict[str, Any]) -> str:
         "Time = search seconds per query from encoded query tokens (FDE, FAISS, rerank), best of "
         f"{report['rounds']}, {report['threads']} torch/FAISS thread(s); × exh. = that time over the exhaustive "
         "search time per query (its best thread count).", "",
-        "| k_sim | d_proj | R_reps | FAISS | tokens | FDE dim | FDE MiB | FDE-only nDCG@10 | N | Recall@10 | Recall@100 "
-        "| nDCG@10 | Recall@100 (qrels) | s/query | × exh. |",
+        "| k_sim | d_proj | R_reps | FAISS | tokens | FDE dim | FDE MiB | FDE-only nDCG@10 | N | Recall@10 "
+        "| Recall@100 | nDCG@10 | Recall@100 (qrels) | s/query | × exh. |",
         "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["muvera"]:
         for d in row["depths"]:
             ratio = d["seconds_per_query"] / ref["seconds_per_query"]
             lines.append(
-                f"| {row['k_sim']} | {row['d_proj']} | {row['r_reps']} | {row['faiss']} | {row.get('token_store', 'float16')} "
-                f"| {row['fde_dimension']:,} | "
+                f"| {row['k_sim']} | {row['d_proj']} | {row['r_reps']} | {row['faiss']} | "
+                f"{row.get('token_store', 'float16')} | {row['fde_dimension']:,} | "
                 f"{row['fde_mib']} | {row['fde_only']['ndcg@10']:.4f} | {d['candidates']} | {d['recall_top10']:.3f} | "
                 f"{d['recall_top100']:.3f} | {d['ndcg@10']:.4f} | {d['recall@100']:.4f} | "
                 f"{d['seconds_per_query']:.4f} | {ratio:.3f} |")

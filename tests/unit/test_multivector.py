@@ -140,6 +140,29 @@ def test_exhaustive_maxsim_equals_brute_force_across_chunks_and_batches():
     np.testing.assert_allclose(maxsim(queries[0], docs, "fp16"), brute[0], atol=5e-3)
 
 
+def test_maxsim_of_chosen_documents_in_blocks_equals_brute_force():
+    from regard.indexing.token_store import quantise_int8
+
+    rng = np.random.default_rng(2)
+    docs, query = random_ragged(rng, 40, (1, 30)), random_ragged(rng, 1, (5, 6))[0]
+    positions = np.array([7, 3, 39, 3, 0, 21])  # any order, repeats allowed
+    brute = np.array([float((query @ docs[p].T).max(axis=1).sum()) for p in positions])
+    for block in (1, 8, 64, 10_000):  # a block holds whole documents; a longer document gets one to itself
+        np.testing.assert_allclose(maxsim(query, docs, positions=positions, block_tokens=block), brute, atol=1e-5)
+    np.testing.assert_allclose(maxsim(query, docs, "fp16", positions, block_tokens=8), brute, atol=5e-3)
+    assert maxsim(query, docs, positions=np.zeros(0, np.int64)).shape == (0,)
+    # int8 codes with scales: the scores of the dequantised vectors, without dequantising them.
+    codes, scales = quantise_int8(docs.vectors)
+    quantised = RaggedVectors(codes, docs.offsets, scales)
+    real = RaggedVectors(codes * scales[:, None], docs.offsets)
+    expected = np.array([float((query @ real[p].T).max(axis=1).sum()) for p in positions])
+    np.testing.assert_allclose(maxsim(query, quantised, positions=positions, block_tokens=8), expected, atol=1e-5)
+    np.testing.assert_allclose(exhaustive_maxsim(RaggedVectors(query, np.array([0, len(query)])), quantised, k=40,
+                                                 chunk_tokens=50)[0][0],
+                               np.sort(maxsim(query, real))[::-1], atol=1e-5)
+    np.testing.assert_allclose(expected, brute, atol=0.02)  # per-token int8 stays close to float32
+
+
 def build(tmp_path, kind, model, **params) -> Index:
     return Index.build(DOCS, tmp_path / kind, kind=kind, model=str(model), precision="fp32", device="cpu", **params)
 
