@@ -349,6 +349,15 @@ def find_target(report: dict[str, Any]) -> dict[str, Any]:
     return {"met": False}
 
 
+def parse_settings(texts: list[str]) -> list[tuple]:
+    """``5,32,20,int8[,pq]`` -> (k_sim, d_proj, R_reps, token store, fde_pq)."""
+    settings = []
+    for text in texts:
+        parts = text.split(",")
+        settings.append((int(parts[0]), int(parts[1]), int(parts[2]), parts[3], parts[4:] == ["pq"]))
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two FDE settings only (results -partial)")
@@ -361,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-hnsw", action="store_true", help="skip the HNSW row of the paper setting")
     parser.add_argument("--no-memory", action="store_true", help="skip the search-process memory measurement")
     parser.add_argument("--no-int8", action="store_true", help="skip the exhaustive scan over an int8 store")
+    parser.add_argument("--setting", action="append", default=None, metavar="K,D,R,STORE[,pq]",
+                        help="an FDE setting to run instead of the default list (repeatable), e.g. 5,32,20,int8")
     parser.add_argument("--h2h-queries", type=int, default=30,
                         help="queries of the alternating head-to-head timing (0: skip it)")
     parser.add_argument("--h2h-rounds", type=int, default=2, help="alternating rounds of the head-to-head")
@@ -399,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             report["int8"] = exhaustive_int8(data, workdir, queries, vectors, qrels, truth, best)
         set_threads(args.threads)
         report["muvera"] = [run_setting(data, workdir, s, queries, vectors, truth, qrels, rounds=args.rounds)
-                            for s in (QUICK_SETTINGS if args.quick else SETTINGS)]
+                            for s in (parse_settings(args.setting) if args.setting
+                                      else QUICK_SETTINGS if args.quick else SETTINGS)]
         if not args.no_hnsw:
             report["muvera"].append(run_setting(data, workdir, (*PAPER, "float16", False), queries, vectors, truth,
                                                 qrels, "hnsw", rounds=args.rounds))
