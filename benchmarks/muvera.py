@@ -5,7 +5,7 @@ The multi-vector model is all-MiniLM-L6-v2's token embeddings (384-d, one per to
 256 tokens, bf16 encoding where the CPU has it): no ColBERT checkpoint is installable offline. The
 exhaustive MaxSim retriever over the memory-mapped float16 token store is the ground truth. For each
 FDE setting (k_sim, d_proj, R_reps) a ``muvera`` index is built (token store shared through the cache)
-and searched at rerank depths N = 50, 100, 200, 500 on all 300 test queries. Reported per row:
+and searched at rerank depths N = 100, 150, 200 on the test queries. Reported per row:
 
 - recall of the exhaustive MaxSim top-10 / top-100 in MUVERA's final top-10 / top-100 (with exact
   reranking these equal the share of the true top documents among the N candidates);
