@@ -140,6 +140,29 @@ def test_exhaustive_maxsim_equals_brute_force_across_chunks_and_batches():
     np.testing.assert_allclose(maxsim(queries[0], docs, "fp16"), brute[0], atol=5e-3)
 
 
+def test_maxsim_of_chosen_documents_in_blocks_equals_brute_force():
+    from regard.indexing.token_store import quantise_int8
+
+    rng = np.random.default_rng(2)
+    docs, query = random_ragged(rng, 40, (1, 30)), random_ragged(rng, 1, (5, 6))[0]
+    positions = np.array([7, 3, 39, 3, 0, 21])  # any order, repeats allowed
+    brute = np.array([float((query @ docs[p].T).max(axis=1).sum()) for p in positions])
+    for block in (1, 8, 64, 10_000):  # a block holds whole documents; a longer document gets one to itself
+        np.testing.assert_allclose(maxsim(query, docs, positions=positions, block_tokens=block), brute, atol=1e-5)
+    np.testing.assert_allclose(maxsim(query, docs, "fp16", positions, block_tokens=8), brute, atol=5e-3)
+    assert maxsim(query, docs, positions=np.zeros(0, np.int64)).shape == (0,)
+    # int8 codes with scales: the scores of the dequantised vectors, without dequantising them.
+    codes, scales = quantise_int8(docs.vectors)
+    quantised = RaggedVectors(codes, docs.offsets, scales)
+    real = RaggedVectors(codes * scales[:, None], docs.offsets)
+    expected = np.array([float((query @ real[p].T).max(axis=1).sum()) for p in positions])
+    np.testing.assert_allclose(maxsim(query, quantised, positions=positions, block_tokens=8), expected, atol=1e-5)
+    np.testing.assert_allclose(exhaustive_maxsim(RaggedVectors(query, np.array([0, len(query)])), quantised, k=40,
+                                                 chunk_tokens=50)[0][0],
+                               np.sort(maxsim(query, real))[::-1], atol=1e-5)
+    np.testing.assert_allclose(expected, brute, atol=0.02)  # per-token int8 stays close to float32
+
+
 def build(tmp_path, kind, model, **params) -> Index:
     return Index.build(DOCS, tmp_path / kind, kind=kind, model=str(model), precision="fp32", device="cpu", **params)
 
@@ -311,3 +334,113 @@ def test_document_fdes_are_computed_per_slice_as_faiss_reads_them(tmp_path, tiny
     assert lazy.shape == whole.shape
     np.testing.assert_allclose(np.concatenate([lazy[0:3], lazy[3:len(DOCS)]]), whole, atol=1e-6)
     np.testing.assert_allclose(lazy[np.array([4, 1])], whole[[4, 1]], atol=1e-6)
+
+
+def test_int8_quantisation_is_per_token_and_bounded():
+    from regard.indexing.token_store import quantise_int8
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((50, 16)).astype(np.float32)
+    vectors[3] = 0  # an all-zero row gets scale 0, not a division by zero
+    codes, scales = quantise_int8(vectors)
+    assert codes.dtype == np.int8 and scales.dtype == np.float32 and scales[3] == 0
+    assert np.abs(codes).max() == 127 and np.all(np.abs(codes).max(axis=1)[np.arange(50) != 3] == 127)
+    # Rounding to the nearest step: each coordinate within half a step of its token's scale.
+    assert np.all(np.abs(codes * scales[:, None] - vectors) <= scales[:, None] / 2 + 1e-7)
+
+
+def test_int8_store_maxsim_is_close_to_float16(tmp_path, tiny_checkpoint):
+    from regard.indexing.token_store import SCALES_FILE, TokenStore
+
+    half = build(tmp_path, "multivector", tiny_checkpoint)
+    quantised = Index.build(DOCS, tmp_path / "int8", kind="multivector", model=str(tiny_checkpoint),
+                            precision="fp32", device="cpu", token_store="int8")
+    store, reference = TokenStore(quantised.folder), TokenStore(half.folder)
+    assert store.format == "int8" and reference.format == "float16"
+    assert isinstance(store.vectors, np.memmap) and store.vectors.dtype == np.int8
+    assert (quantised.folder / SCALES_FILE).is_file() and not (half.folder / SCALES_FILE).exists()
+    params = quantised.manifest.parameters
+    assert params["store_dtype"] == "int8" and half.manifest.parameters["store_dtype"] == "float16"
+    # 1 byte a dimension plus a 4-byte scale per token, against 2 bytes a dimension.
+    tokens, dim = len(store.vectors), store.dimension
+    assert params["store_bytes"] == tokens * (dim + 4) + store.offsets.nbytes
+    np.testing.assert_array_equal(store.offsets, reference.offsets)
+    # Dequantised vectors within half a quantisation step (max|x| / 254) of the float16 ones.
+    real = store.groups(np.arange(len(DOCS))).vectors
+    step = np.abs(reference.vectors.astype(np.float32)).max(axis=1, keepdims=True) / 127
+    assert np.all(np.abs(real - reference.vectors.astype(np.float32)) <= step / 2 + 1e-3)
+    # MaxSim scores: exhaustive and reranking paths agree with float16 to 0.02 (queries of about
+    # ten unit-length tokens: under 2e-3 a token similarity), and rank the documents the same here.
+    exact = half.retriever(k=len(DOCS))(QUERIES)
+    for stage in (quantised.retriever(k=len(DOCS)),
+                  Index.open(quantised.folder).retriever(k=len(DOCS))):
+        run = stage(QUERIES)
+        for q in QUERIES:
+            expected = dict(exact[q.id])
+            assert dict(run[q.id]) == pytest.approx(expected, abs=0.02)
+            assert run.docids(q.id)[:3] == exact.docids(q.id)[:3]
+    vectors = quantised.retriever().encode_queries(QUERIES)
+    np.testing.assert_allclose(maxsim(vectors[0], store.gather(np.array([5, 0, 2]))),
+                               maxsim(vectors[0], reference.groups(np.array([5, 0, 2]))), atol=0.02)
+
+
+def test_muvera_over_an_int8_store_reranks_with_it(tmp_path, tiny_checkpoint):
+    exhaustive = Index.build(DOCS, tmp_path / "exh", kind="multivector", model=str(tiny_checkpoint),
+                             precision="fp32", device="cpu", token_store="int8").retriever(k=5)
+    index = build(tmp_path, "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3, token_store="int8",
+                  fde_pq=False)
+    assert index.manifest.parameters["store_dtype"] == "int8"
+    # The FDEs come from the float16 vectors: the same candidates as over a float16 store.
+    half = build(tmp_path / "half", "muvera", tiny_checkpoint, k_sim=2, d_proj=8, r_reps=3)
+    fde_runs = [i.retriever(k=len(DOCS), rerank=False)(QUERIES) for i in (index, half)]
+    assert all(fde_runs[0][q.id] == fde_runs[1][q.id] for q in QUERIES)
+    full, reference = index.retriever(k=5, candidates=len(DOCS))(QUERIES), exhaustive(QUERIES)
+    for q in QUERIES:  # every document a candidate: the same scores as exhaustive MaxSim over int8
+        assert full.docids(q.id) == reference.docids(q.id)
+        assert [s for _, s in full[q.id]] == pytest.approx([s for _, s in reference[q.id]], abs=1e-4)
+
+
+def test_float16_store_without_a_format_in_the_manifest_still_opens(tmp_path, tiny_checkpoint):
+    """An index built before int8 stores: no token_store parameter, a float16 tokens.npy, no scales file."""
+    from regard.indexing.manifest import Manifest
+
+    index = build(tmp_path, "multivector", tiny_checkpoint)
+    manifest = Manifest.read(index.folder)
+    manifest.parameters.pop("store_dtype")
+    manifest.write(index.folder)
+    stage = Index.open(index.folder).retriever(k=3)
+    assert stage.store.format == "float16" and stage.store.scales is None
+    assert stage(QUERIES).docids("q2")
+
+
+def test_token_store_option_reaches_cli_and_config_validation(tmp_path, tiny_checkpoint):
+    from regard.cli.index_cmd import command
+    from regard.errors import ParameterError
+    from regard.kinds import index_kind
+
+    for kind in ("multivector", "muvera"):
+        declared = {p.name: p for p in index_kind(kind).build_parameters}["token_store"]
+        assert declared.default == "float16" and declared.choices == ("float16", "int8")
+        assert declared.cli_flag == "--token-store"
+        with pytest.raises(ParameterError, match="token_store"):
+            index_kind(kind).check_build({"token_store": "int4"})
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    result = CliRunner().invoke(command, [str(corpus), "--kind", "multivector", "--out", str(tmp_path / "idx"),
+                                          "--model", str(tiny_checkpoint), "--precision", "fp32", "--device", "cpu",
+                                          "--token-store", "int8"])
+    assert result.exit_code == 0, result.output
+    assert Index.open(tmp_path / "idx").manifest.parameters["store_dtype"] == "int8"
+    refused = CliRunner().invoke(command, [str(corpus), "--kind", "multivector", "--out", str(tmp_path / "bad"),
+                                           "--model", str(tiny_checkpoint), "--token-store", "int4"])
+    assert refused.exit_code != 0 and "int4" in refused.output and not (tmp_path / "bad").exists()
+
+
+def test_int8_store_without_scales_is_a_clear_error(tmp_path, tiny_checkpoint):
+    from regard.indexing.token_store import SCALES_FILE
+
+    index = Index.build(DOCS, tmp_path / "int8", kind="multivector", model=str(tiny_checkpoint),
+                        precision="fp32", device="cpu", token_store="int8")
+    (index.folder / SCALES_FILE).unlink()
+    with pytest.raises(BadIndexError, match="scales"):
+        Index.open(index.folder).retriever()

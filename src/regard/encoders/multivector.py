@@ -32,17 +32,32 @@ DEFAULT_DOCUMENT_MAX_LENGTH = 256
 
 
 class RaggedVectors:
-    """Variable-length groups of vectors in one matrix: group ``i`` is ``vectors[offsets[i]:offsets[i+1]]``."""
+    """Variable-length groups of vectors in one matrix: group ``i`` is ``vectors[offsets[i]:offsets[i+1]]``.
 
-    def __init__(self, vectors: np.ndarray, offsets: np.ndarray):
+    Quantised vectors (an int8 token store) carry ``scales``, one per vector: the real vector ``t`` is
+    ``vectors[t] * scales[t]``. :meth:`rows` and indexing return real (dequantised) vectors; code that
+    reads ``vectors`` directly must apply ``scales`` itself (MaxSim scales similarities, which is cheaper).
+    """
+
+    def __init__(self, vectors: np.ndarray, offsets: np.ndarray, scales: np.ndarray | None = None):
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a matrix, got shape {vectors.shape}")
         if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(vectors):
             raise ValueError("offsets must start at 0 and end at the number of vectors")
         if np.any(np.diff(offsets) < 0):
             raise ValueError("offsets must not decrease")
+        if scales is not None and scales.shape != (len(vectors),):
+            raise ValueError(f"scales must have one value per vector ({len(vectors)}), got shape {scales.shape}")
         self.vectors = vectors
         self.offsets = offsets.astype(np.int64, copy=False)
+        self.scales = scales
+
+    def rows(self, start: int, stop: int, dtype=np.float32) -> np.ndarray:
+        """Real vectors ``start:stop`` as ``dtype`` (dequantised when the vectors carry scales)."""
+        block = np.asarray(self.vectors[start:stop], dtype=dtype)
+        if self.scales is None:
+            return block
+        return block * np.asarray(self.scales[start:stop], dtype=dtype)[:, None]
 
     @classmethod
     def from_list(cls, groups: list[np.ndarray], dimension: int, dtype=np.float32) -> "RaggedVectors":
@@ -58,6 +73,8 @@ class RaggedVectors:
         return len(self.offsets) - 1
 
     def __getitem__(self, i: int) -> np.ndarray:
+        if self.scales is not None:
+            return self.rows(int(self.offsets[i]), int(self.offsets[i + 1]))
         return self.vectors[self.offsets[i]:self.offsets[i + 1]]
 
     @property

@@ -180,7 +180,7 @@ class FDEEncoder:
         c = self.config
         R, P, dp = c.r_reps, c.partitions, c.projection_dimension
         first, last = int(groups.offsets[start]), int(groups.offsets[end])
-        tokens = np.asarray(groups.vectors[first:last], dtype=np.float32)
+        tokens = groups.rows(first, last)  # float32, dequantised from an int8 store
         count, n = end - start, last - first
         doc = np.repeat(np.arange(count, dtype=np.int64), groups.lengths[start:end])  # block-local set of each token
         if c.k_sim:

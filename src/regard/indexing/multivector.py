@@ -19,34 +19,48 @@ DEFAULT_SEED = 42
 
 def _token_store(staging: Path, docs: DocStore, fingerprint: str, model: str | None, precision: str,
                  batch_size: int, device: str | None, document_max_length: int | None,
-                 query_max_length: int | None, use_cache: bool, scale_out: RayOptions | None):
-    """Encode (or reuse cached) token vectors, here or on Ray workers, and link the store into ``staging``."""
+                 query_max_length: int | None, use_cache: bool, scale_out: RayOptions | None,
+                 token_store: str = "float16"):
+    """Encode (or reuse cached) token vectors, here or on Ray workers, and put the store into ``staging``.
+
+    The cache holds float16 vectors; ``token_store="int8"`` quantises them into ``staging`` block by block.
+    Returns the encoder, the cached float16 store (what FDEs are computed from, whatever the index
+    keeps) and the manifest parameters.
+    """
     from regard.encoders.multivector import TokenEncoder
-    from regard.indexing.token_store import TokenStore, cached_token_store, link_token_store
+    from regard.indexing.token_store import (
+        STORE_FORMATS, TokenStore, cached_token_store, link_token_store, write_int8_store,
+    )
     from regard.models import DEFAULT_DENSE_MODEL
 
+    if token_store not in STORE_FORMATS:  # before the encoding, not after
+        raise RegardError(f"token_store must be one of {', '.join(STORE_FORMATS)}, got {token_store!r}")
     options = dict(model=model or DEFAULT_DENSE_MODEL, device=device, batch_size=batch_size,
                    document_max_length=document_max_length, query_max_length=query_max_length)
     encoder = TokenEncoder(precision=precision, **options)
     mapper = ray_encoder_mapper(TokenEncoder, options, encoder, "encode_documents", scale_out)
     cached = cached_token_store(encoder, docs, fingerprint, use_cache=use_cache, shard_mapper=mapper)
-    link_token_store(cached, staging)
+    if token_store == "int8":
+        write_int8_store(cached, staging)
+    else:
+        link_token_store(cached, staging)
     store = TokenStore(staging)
     params: dict[str, Any] = {
         "token_encoder": encoder.identity.as_dict(), "dimension": store.dimension,
-        "token_count": int(store.offsets[-1]), "store_dtype": "float16", "store_bytes": store.nbytes,
+        "token_count": int(store.offsets[-1]), "store_dtype": store.format, "store_bytes": store.nbytes,
         "batch_size": batch_size,
     }
-    return encoder, store, params
+    return encoder, TokenStore(cached), params
 
 
 def build_multivector(staging: Path, docs: DocStore, fingerprint: str, model: str | None = None,
                       precision: str = "auto", batch_size: int = 32, device: str | None = None,
                       document_max_length: int | None = None, query_max_length: int | None = None,
-                      use_cache: bool = True, scale_out: RayOptions | None = None) -> BuildResult:
-    """A token store of every document, searched by exhaustive MaxSim."""
+                      token_store: str = "float16", use_cache: bool = True,
+                      scale_out: RayOptions | None = None) -> BuildResult:
+    """A token store of every document (``token_store``: float16 or int8), searched by exhaustive MaxSim."""
     encoder, _, params = _token_store(staging, docs, fingerprint, model, precision, batch_size, device,
-                                      document_max_length, query_max_length, use_cache, scale_out)
+                                      document_max_length, query_max_length, use_cache, scale_out, token_store)
     return BuildResult(backend="token-store", parameters=params, model=encoder.identity.model,
                        model_revision=encoder.identity.revision)
 
@@ -57,12 +71,15 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, model: str | N
                  k_sim: int = DEFAULT_K_SIM, d_proj: int | None = DEFAULT_D_PROJ, r_reps: int = DEFAULT_R_REPS,
                  final_dimension: int | None = None, seed: int = DEFAULT_SEED, fill_empty: bool = True,
                  faiss_type: str = "flat", fp16: bool = False, fde_pq: bool = False,
-                 use_cache: bool = True, scale_out: RayOptions | None = None) -> BuildResult:
+                 token_store: str = "float16", use_cache: bool = True,
+                 scale_out: RayOptions | None = None) -> BuildResult:
     """A token store plus MUVERA document FDEs in FAISS; the FDE parameters go in the manifest.
 
     FDEs are computed a batch of documents at a time as FAISS adds them (and for a training sample),
     never as one matrix. ``fde_pq`` stores them product-quantised (FAISS ``pq``: 1/32 of float32, as
-    the paper compresses them) instead of in a flat float32 index.
+    the paper compresses them) instead of in a flat float32 index. ``token_store="int8"`` keeps the
+    rerank's token vectors quantised (half the bytes); the FDEs are computed from the float16 vectors
+    either way, so int8 changes the rerank's scores, not the candidates.
     """
     from regard.encoders.muvera import FDEConfig, FDEEncoder
     from regard.indexing.faiss_index import build_faiss, check_faiss_options, save_faiss
@@ -74,7 +91,8 @@ def build_muvera(staging: Path, docs: DocStore, fingerprint: str, model: str | N
         faiss_type = "pq"
     check_faiss_options(faiss_type, fp16)  # before the encoding, not after
     encoder, store, params = _token_store(staging, docs, fingerprint, model, precision, batch_size, device,
-                                          document_max_length, query_max_length, use_cache, scale_out)
+                                          document_max_length, query_max_length, use_cache, scale_out,
+                                          token_store)
     config = FDEConfig(dimension=store.dimension, k_sim=k_sim, d_proj=d_proj or None, r_reps=r_reps,
                        final_dimension=final_dimension, seed=seed, fill_empty=fill_empty)
     fdes = DocumentFDEs(store, FDEEncoder(config))

@@ -2,8 +2,8 @@
 
 from regard.indexing.multivector import build_muvera
 from regard.kinds.base import IndexKind
-from regard.kinds.common import ENCODER_CHOICES, FAISS_FLAGS, FAISS_HELP
-from regard.kinds.multivector import TOKEN_FLAGS, TOKEN_HELP
+from regard.kinds.common import FAISS_FLAGS, FAISS_HELP
+from regard.kinds.multivector import TOKEN_CHOICES, TOKEN_FLAGS, TOKEN_HELP
 
 KIND = IndexKind(
     name="muvera",
@@ -23,6 +23,6 @@ KIND = IndexKind(
         "rerank": "Rerank the candidates by MaxSim (off: FDE scores alone).",
         "ef_search": "HNSW search depth of an index built with --faiss hnsw.",
     },
-    choices=ENCODER_CHOICES,
+    choices=TOKEN_CHOICES,
     flags={**TOKEN_FLAGS, **FAISS_FLAGS, "final_dimension": "--final-dim"},
 )

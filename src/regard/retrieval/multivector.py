@@ -60,9 +60,9 @@ class _TokenStoreStage(Retriever):
 
     def rerank(self, query_vectors: np.ndarray, positions: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Exact MaxSim of the documents at ``positions``; the best ``k`` as (docid, score)."""
-        positions = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
-        dtype = np.float16 if self.precision == "fp16" else np.float32
-        scores = maxsim(query_vectors, self.store.groups(positions, dtype), self.precision)
+        positions = np.asarray(positions, dtype=np.int64)
+        positions = positions[positions >= 0]
+        scores = maxsim(query_vectors, self.store, self.precision, positions)
         return ranked((self._ids[p], s) for p, s in zip(positions.tolist(), scores.tolist()))[:k]
 
     def rescore(self, queries: list[Query], vectors: RaggedVectors, run: Run) -> Run:
