@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from regard.progress import progress_bar
+import numpy as np
 
-from regard.data.types import Document, Query, Run, ranked
-from regard.indexing.jvm import pyserini_lucene
+from regard.data.types import Document, Query, Run
+from regard.errors import BadIndexError
+from regard.indexing.docstore import DocIds
+from regard.indexing.jvm import ensure_jvm, pyserini_lucene
+from regard.indexing.lucene_hits import HitArrays, anserini_scores, lucene_id_order
+from regard.progress import progress_bar
 
 LUCENE_DIR = "lucene"
 _BATCH = 1000
@@ -39,41 +44,138 @@ def build_lucene_index(documents: Iterable[Document], folder: Path, total: int |
     indexer.close()
 
 
-_QUERY_BATCH = 32
-
-
 class LuceneBM25:
-    """Batch BM25 search over a Lucene index."""
+    """BM25 search over a Lucene index, as pyserini's ``batch_search`` ranks, on ``threads`` threads.
 
-    def __init__(self, folder: Path, k1: float = 0.9, b: float = 0.4, threads: int = 1):
-        _, LuceneSearcher = pyserini_lucene()
-        self.searcher = LuceneSearcher(str(folder / LUCENE_DIR))
-        self.searcher.set_bm25(k1, b)
+    The run is the one pyserini's ``LuceneSearcher.batch_search`` gives (same hits, Anserini's
+    rounded and tie-adjusted scores: :func:`~regard.indexing.lucene_hits.anserini_scores`), cut at k in
+    the toolkit's order, but each query costs one Lucene search and a few JNI calls instead of a stored
+    document and a Python object per hit. Queries run on ``threads`` Python threads; pyjnius releases the
+    GIL while Lucene searches, so they search in parallel. Only the hits of the queries being searched
+    are alive in the JVM at any time (no stored documents are loaded), which bounds its memory for any
+    number of queries.
+    """
+
+    def __init__(self, folder: Path, ids: Sequence[str], k1: float = 0.9, b: float = 0.4, threads: int = 1):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        ensure_jvm()
+        from jnius import autoclass
+
+        path = str(folder / LUCENE_DIR)
+        searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
+            autoclass("io.anserini.index.IndexReaderUtils").getReader(path))
+        # What Anserini's SimpleSearcher uses after set_bm25(k1, b): Lucene's BM25, its default analyzer.
+        searcher.setSimilarity(autoclass("org.apache.lucene.search.similarities.BM25Similarity")(k1, b))
+        self._searcher = searcher
+        self._analyzer = autoclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER
+        self._queries = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        self._hits = HitArrays()
+        self._ids = ids
+        self._rank, self._by_rank = _id_tables(searcher, self._hits, ids, path)
         self.threads = threads
 
     def search(self, queries: list[Query], k: int) -> Run:
         """Top ``k`` per query. Query text is analysed as a bag of words, so Lucene syntax is inert."""
-        if not queries:
-            return Run()
+        rankings = _map_on_threads(lambda query: self._top(query.text, k), queries, self.threads)
+        return Run.from_ranked({query.id: ranking for query, ranking in zip(queries, rankings)})
+
+    def _top(self, text: str, k: int) -> tuple[list[str], np.ndarray]:
+        """The top ``k`` of Anserini's hits for ``text`` in the toolkit's order: (docids, scores)."""
+        query = self._queries.buildQuery("contents", self._analyzer, text)
         # Lucene breaks score ties by its internal document order, which multi-threaded indexing leaves
         # to scheduling. So the top k is cut here, in the toolkit's order (score, then docid,
         # descending), from hits deep enough to hold every document tied with the k-th score.
-        if len(queries) > _QUERY_BATCH:  # bounds the hits alive in the JVM at once (each carries its document)
-            runs = [self.search(queries[i:i + _QUERY_BATCH], k) for i in range(0, len(queries), _QUERY_BATCH)]
-            return Run({qid: ranking for run in runs for qid, ranking in run.items()})
-        depth, pending = k + _TIE_MARGIN, queries
-        hits: dict[str, list[tuple[str, float]]] = {}
-        while pending:
-            results = self.searcher.batch_search(
-                [q.text for q in pending], [q.id for q in pending], k=depth, threads=self.threads
-            )
-            hits.update({qid: [(hit.docid, hit.score) for hit in found] for qid, found in results.items()})
-            pending = [q for q in pending if _ties_past(hits.get(q.id, []), k, depth)]
+        depth = k + _TIE_MARGIN
+        ranks, scores = self._anserini_hits(query, depth)
+        while _ties_past(scores, k, depth):
             depth *= 2
-        # In the queries' order: the JVM's result map iterates in an order of its own.
-        return Run({q.id: ranked(hits[q.id])[:k] for q in queries if q.id in hits})
+            ranks, scores = self._anserini_hits(query, depth)
+        top = np.lexsort((-ranks, -scores))[:k]  # score descending, then id descending
+        return [self._ids[position] for position in self._by_rank[ranks[top]].tolist()], scores[top]
+
+    def _anserini_hits(self, query, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``depth`` hits of Anserini's search (score descending, then id ascending).
+
+        Returns each hit's rank in id order and its score as Anserini reports it. Lucene's own top n
+        breaks ties by internal document number, so it is asked deeper until every document tied with
+        the ``depth``-th score is among its hits.
+        """
+        fetch = depth
+        while True:
+            found = self._searcher.search(query, fetch)
+            docs, scores = self._hits.docs(found), self._hits.scores(found)
+            if len(docs) < fetch or scores[-1] < scores[depth - 1]:
+                break
+            fetch *= 2
+        ranks = self._rank[docs]
+        order = np.lexsort((ranks, -scores))[:depth]
+        return ranks[order], anserini_scores(scores[order])
 
 
-def _ties_past(hits: list[tuple[str, float]], k: int, depth: int) -> bool:
+def _ties_past(scores: np.ndarray, k: int, depth: int) -> bool:
     """Whether documents tied with the k-th score may lie beyond the ``depth`` hits returned."""
-    return len(hits) >= depth > k and hits[depth - 1][1] == hits[k - 1][1]
+    return len(scores) >= depth > k and scores[depth - 1] == scores[k - 1]
+
+
+def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], path: str) -> tuple[np.ndarray, np.ndarray]:
+    """(each Lucene document's rank in id order, the position in ``ids`` of the id of each rank).
+
+    Lucene's documents sorted by id, matched with the docstore's ids sorted the same way (UTF-8 byte
+    order); a few documents' stored ids are checked against the result.
+    """
+    lucene_order = lucene_id_order(searcher, hits)
+    if len(lucene_order) != len(ids):
+        raise BadIndexError(f"{path}: {len(lucene_order)} Lucene documents but {len(ids)} in the docstore")
+    raw = ids.utf8_array() if isinstance(ids, DocIds) else np.array([i.encode("utf-8") for i in ids], dtype=bytes)
+    by_rank = np.argsort(raw, kind="stable")
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[lucene_order] = np.arange(len(ids))
+    from jnius import autoclass
+
+    stored_id = autoclass("io.anserini.index.IndexReaderUtils").convertLuceneDocidToDocid
+    reader = searcher.getIndexReader()
+    for doc in sorted({0, len(ids) - 1, *range(0, len(ids), max(1, len(ids) // 8))}) if len(ids) else []:
+        expected = ids[int(by_rank[rank[doc]])]
+        if stored_id(reader, doc) != expected:
+            raise BadIndexError(f"{path}: Lucene document {doc} is {stored_id(reader, doc)!r}, "
+                                f"not {expected!r} as its docstore says")
+    return rank, by_rank
+
+
+def _map_on_threads(function, items: list, threads: int) -> list:
+    """``[function(item) for item in items]``, computed on up to ``threads`` threads in any order.
+
+    Each worker thread takes the next item until none is left, and detaches from the JVM at its end.
+    The first exception raised stops the others and is raised here.
+    """
+    threads = min(threads, len(items))
+    if threads <= 1:
+        return [function(item) for item in items]
+    import jnius
+
+    results: list = [None] * len(items)
+    errors: list[BaseException] = []
+    lock, next_item = threading.Lock(), iter(range(len(items)))
+
+    def work() -> None:
+        try:
+            while not errors:
+                with lock:
+                    i = next(next_item, None)
+                if i is None:
+                    return
+                results[i] = function(items[i])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(error)
+        finally:
+            jnius.detach()
+
+    workers = [threading.Thread(target=work, name=f"regard-lucene-{n}", daemon=True) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results
