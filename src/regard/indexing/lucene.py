@@ -71,8 +71,7 @@ class LuceneBM25:
         self._analyzer = autoclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER
         self._queries = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         self._hits = HitArrays()
-        self._ids = ids
-        self._rank, self._by_rank = _id_tables(searcher, self._hits, ids, path)
+        self._rank, self._id_of_rank = _id_tables(searcher, self._hits, ids, path)
         self.threads = threads
 
     def search(self, queries: list[Query], k: int) -> Run:
@@ -92,7 +91,7 @@ class LuceneBM25:
             depth *= 2
             ranks, scores = self._anserini_hits(query, depth)
         top = np.lexsort((-ranks, -scores))[:k]  # score descending, then id descending
-        return [self._ids[position] for position in self._by_rank[ranks[top]].tolist()], scores[top]
+        return self._id_of_rank[ranks[top]].tolist(), scores[top]
 
     def _anserini_hits(self, query, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """The first ``depth`` hits of Anserini's search (score descending, then id ascending).
@@ -101,7 +100,7 @@ class LuceneBM25:
         breaks ties by internal document number, so it is asked deeper until every document tied with
         the ``depth``-th score is among its hits.
         """
-        fetch = depth
+        fetch = depth + _TIE_MARGIN  # deeper than depth, to see whether the depth-th score's ties end
         while True:
             found = self._searcher.search(query, fetch)
             docs, scores = self._hits.docs(found), self._hits.scores(found)
@@ -119,28 +118,30 @@ def _ties_past(scores: np.ndarray, k: int, depth: int) -> bool:
 
 
 def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(each Lucene document's rank in id order, the position in ``ids`` of the id of each rank).
+    """(each Lucene document's rank in id order, the ids in that order as an object array of str).
 
     Lucene's documents sorted by id, matched with the docstore's ids sorted the same way (UTF-8 byte
-    order); a few documents' stored ids are checked against the result.
+    order); a few documents' stored ids are checked against the result. The id strings are made once
+    here (about 60 MB for a million documents) and shared by every run, not decoded per hit.
     """
     lucene_order = lucene_id_order(searcher, hits)
     if len(lucene_order) != len(ids):
         raise BadIndexError(f"{path}: {len(lucene_order)} Lucene documents but {len(ids)} in the docstore")
-    raw = ids.utf8_array() if isinstance(ids, DocIds) else np.array([i.encode("utf-8") for i in ids], dtype=bytes)
-    by_rank = np.argsort(raw, kind="stable")
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[lucene_order] = np.arange(len(ids))
+    utf8_ids = ids.utf8_array() if isinstance(ids, DocIds) else np.array([i.encode() for i in ids], dtype=bytes)
+    id_of_rank = np.empty(len(ids), dtype=object)
+    id_of_rank[:] = [raw.decode("utf-8") for raw in np.sort(utf8_ids).tolist()]
+    rank = np.empty(len(ids), dtype=np.int32)
+    rank[lucene_order] = np.arange(len(ids), dtype=np.int32)
     from jnius import autoclass
 
     stored_id = autoclass("io.anserini.index.IndexReaderUtils").convertLuceneDocidToDocid
     reader = searcher.getIndexReader()
     for doc in sorted({0, len(ids) - 1, *range(0, len(ids), max(1, len(ids) // 8))}) if len(ids) else []:
-        expected = ids[int(by_rank[rank[doc]])]
+        expected = id_of_rank[rank[doc]]
         if stored_id(reader, doc) != expected:
             raise BadIndexError(f"{path}: Lucene document {doc} is {stored_id(reader, doc)!r}, "
                                 f"not {expected!r} as its docstore says")
-    return rank, by_rank
+    return rank, id_of_rank
 
 
 def _map_on_threads(function, items: list, threads: int) -> list:

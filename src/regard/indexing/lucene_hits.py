@@ -97,15 +97,14 @@ def anserini_scores(scores: np.ndarray) -> np.ndarray:
     raw = np.asarray(scores, dtype=np.float32).astype(np.float64) * _ROUND
     whole = np.floor(raw)
     rounded = ((whole + (raw - whole >= 0.5)) / _ROUND).astype(np.float32)  # Math.round: floor(x + 0.5)
-    if len(rounded) < 2:
-        return rounded
     # A hit ties with the one before when the earlier (already lowered) score is within 1e-4 of its own.
-    # Lowering only adds ties, so iterate from "no ties" until the set of ties stops growing.
+    # Lowering a score only adds ties after it, so start from the ties of the rounded scores and repeat
+    # until the set of ties stops growing: the fixed point is the one sequential pass Anserini makes.
     tied = np.zeros(len(rounded), dtype=bool)
+    tied[1:] = (rounded[:-1] - rounded[1:]) <= _TIE_GAP
     while True:
-        runs = _run_lengths(tied)
-        adjusted = rounded - _TIE_STEP * runs.astype(np.float32)
-        now = np.zeros_like(tied)
+        adjusted = rounded - _TIE_STEP * _run_lengths(tied).astype(np.float32)
+        now = tied.copy()
         now[1:] = (adjusted[:-1] - rounded[1:]) <= _TIE_GAP
         if np.array_equal(now, tied):
             return adjusted
