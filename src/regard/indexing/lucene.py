@@ -1,4 +1,8 @@
-"""BM25 on a Lucene index through pyserini (Anserini), reproducing BEIR's "flat" indexes."""
+"""BM25 on a Lucene index (Anserini's), reproducing BEIR's "flat" indexes and pyserini's search of them.
+
+Indexing goes through pyserini's ``LuceneIndexer``; search uses Lucene's ``IndexSearcher`` set up as
+Anserini's ``SimpleSearcher`` is, with hits read as arrays (:mod:`regard.indexing.lucene_hits`).
+"""
 
 from __future__ import annotations
 
