@@ -79,6 +79,19 @@ def test_an_index_built_on_two_threads_gives_the_same_run(lucene_index, tmp_path
         assert threaded.retriever(k=k, threads=2)(QUERIES) == lucene_index.retriever(k=k)(QUERIES)
 
 
+def test_an_index_without_the_saved_id_order_sorts_it_when_opened(lucene_index, tmp_path):
+    import shutil
+
+    from regard.indexing.lucene import ID_ORDER_NAME
+
+    saved = np.load(lucene_index.folder / ID_ORDER_NAME)
+    assert sorted(saved.tolist()) == list(range(len(_corpus())))
+    older = tmp_path / "older"
+    shutil.copytree(lucene_index.folder, older)
+    (older / ID_ORDER_NAME).unlink()
+    assert Index.open(older).retriever(k=20)(QUERIES) == lucene_index.retriever(k=20)(QUERIES)
+
+
 def test_hits_are_read_exactly(lucene_index):
     """Scores through Jackson's double[] are Lucene's floats; document numbers are in hit order."""
     from jnius import autoclass

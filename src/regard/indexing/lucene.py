@@ -20,6 +20,7 @@ from regard.indexing.lucene_hits import HitArrays, anserini_scores, lucene_id_or
 from regard.progress import progress_bar
 
 LUCENE_DIR = "lucene"
+ID_ORDER_NAME = "lucene_id_order.npy"  # Lucene's document numbers sorted by id, written at build
 _BATCH = 1000
 _TIE_MARGIN = 10  # extra hits fetched so that ties at the k-th score are usually all seen at once
 
@@ -46,6 +47,17 @@ def build_lucene_index(documents: Iterable[Document], folder: Path, total: int |
     if batch:
         indexer.add_batch_dict(batch)
     indexer.close()
+    _write_id_order(folder)
+
+
+def _write_id_order(folder: Path) -> None:
+    """Save Lucene's document numbers in id order beside the index, so searches need not sort them."""
+    from jnius import autoclass
+
+    searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
+        autoclass("io.anserini.index.IndexReaderUtils").getReader(str(folder / LUCENE_DIR)))
+    np.save(folder / ID_ORDER_NAME, lucene_id_order(searcher, HitArrays()), allow_pickle=False)
+    searcher.getIndexReader().close()
 
 
 class LuceneBM25:
@@ -75,7 +87,7 @@ class LuceneBM25:
         self._analyzer = autoclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER
         self._queries = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         self._hits = HitArrays()
-        self._rank, self._id_of_rank = _id_tables(searcher, self._hits, ids, path)
+        self._rank, self._id_of_rank = _id_tables(searcher, self._hits, ids, folder)
         self.threads = threads
 
     def search(self, queries: list[Query], k: int) -> Run:
@@ -121,16 +133,20 @@ def _ties_past(scores: np.ndarray, k: int, depth: int) -> bool:
     return len(scores) >= depth > k and scores[depth - 1] == scores[k - 1]
 
 
-def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], path: str) -> tuple[np.ndarray, np.ndarray]:
+def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """(each Lucene document's rank in id order, the ids in that order as an object array of str).
 
-    Lucene's documents sorted by id, matched with the docstore's ids sorted the same way (UTF-8 byte
-    order); a few documents' stored ids are checked against the result. The id strings are made once
+    Lucene's documents sorted by id (saved at build; sorted here for indexes built before), matched with
+    the docstore's ids sorted the same way (UTF-8 byte order); a few documents' stored ids are checked. The id strings are made once
     here (about 70 MB for a million 10-character ids) and shared by every run, not decoded per hit.
     """
-    lucene_order = lucene_id_order(searcher, hits)
-    if len(lucene_order) != len(ids):
-        raise BadIndexError(f"{path}: {len(lucene_order)} Lucene documents but {len(ids)} in the docstore")
+    path = folder / LUCENE_DIR
+    saved = folder / ID_ORDER_NAME
+    lucene_order = np.load(saved, allow_pickle=False) if saved.is_file() else lucene_id_order(searcher, hits)
+    documents = searcher.getIndexReader().maxDoc()
+    if not len(lucene_order) == documents == len(ids):
+        raise BadIndexError(f"{path}: {documents} Lucene documents ({len(lucene_order)} in {saved.name}) but "
+                            f"{len(ids)} in the docstore")
     utf8_ids = ids.utf8_array() if isinstance(ids, DocIds) else np.array([i.encode() for i in ids], dtype=bytes)
     id_of_rank = np.empty(len(ids), dtype=object)
     id_of_rank[:] = [raw.decode("utf-8") for raw in np.sort(utf8_ids).tolist()]
