@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from regard.data import Qrels, Run
@@ -130,3 +131,13 @@ def test_run_is_stored_compactly_and_reads_back_as_pairs():
     assert per_query < 1000 * 20
     assert run.cut(10) == Run({q: hits[:10] for q, hits in run.items()})
     assert run.to_dict()["q0"]["doc5"] == 5.0
+
+
+def test_from_ranked_takes_rankings_in_the_toolkit_order_and_refuses_others():
+    pairs = [("b", 3.0), ("z", 2.0), ("a", 2.0), ("c", 1.0)]
+    built = Run.from_ranked({"q": (["b", "z", "a", "c"], np.array([3.0, 2.0, 2.0, 1.0], dtype=np.float32))})
+    assert built == Run({"q": pairs}) and built["q"] == pairs
+    for docids, scores in ((["b", "a", "z", "c"], [3.0, 2.0, 2.0, 1.0]), (["b", "z"], [2.0, 3.0]),
+                           (["b", "b"], [1.0, 1.0]), (["b"], [1.0, 0.5])):
+        with pytest.raises(ValueError, match="'q'"):
+            Run.from_ranked({"q": (docids, np.array(scores))})

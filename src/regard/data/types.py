@@ -79,6 +79,24 @@ class Run:
         """Build a run from qid -> {docid: score}."""
         return cls({qid: per_doc.items() for qid, per_doc in scores.items()})
 
+    @classmethod
+    def from_ranked(cls, rankings: Mapping[str, tuple[list[str], np.ndarray]]) -> "Run":
+        """Build a run from qid -> (docids, scores) already in ``ranked`` order, without sorting again.
+
+        The order is checked (scores never rise; tied scores have descending docids); ValueError if not.
+        """
+        out = cls()
+        for qid, (docids, scores) in rankings.items():
+            scores = np.asarray(scores, dtype=np.float64)
+            if len(docids) != len(scores):
+                raise ValueError(f"query {qid!r}: {len(docids)} docids but {len(scores)} scores")
+            ties = np.flatnonzero(scores[1:] == scores[:-1]).tolist()
+            if np.any(scores[1:] > scores[:-1]) or any(docids[i] <= docids[i + 1] for i in ties):
+                raise ValueError(f"query {qid!r}: the ranking is not by score, then docid, descending")
+            out._docids[qid] = list(docids)
+            out._scores[qid] = scores
+        return out
+
     def __getitem__(self, qid: str) -> list[tuple[str, float]]:
         return list(zip(self._docids[qid], self._scores[qid].tolist()))
 

@@ -79,6 +79,10 @@ class DocIds(Sequence):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and len(other) == len(self) and list(self) == list(other)
 
+    def utf8_array(self) -> np.ndarray:
+        """The ids as a read-only array of UTF-8 bytes (numpy ``S`` dtype), without a Python string each."""
+        return self._array
+
     __hash__ = None  # a mutable-looking sequence: compared by content, not hashed
 
     def __iter__(self) -> Iterator[str]:

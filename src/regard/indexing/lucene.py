@@ -1,16 +1,26 @@
-"""BM25 on a Lucene index through pyserini (Anserini), reproducing BEIR's "flat" indexes."""
+"""BM25 on a Lucene index (Anserini's), reproducing BEIR's "flat" indexes and pyserini's search of them.
+
+Indexing goes through pyserini's ``LuceneIndexer``; search uses Lucene's ``IndexSearcher`` set up as
+Anserini's ``SimpleSearcher`` is, with hits read as arrays (:mod:`regard.indexing.lucene_hits`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from regard.data.types import Document, Query, Run
+from regard.errors import BadIndexError
+from regard.indexing.docstore import DocIds
+from regard.indexing.jvm import ensure_jvm, pyserini_lucene
+from regard.indexing.lucene_hits import HitArrays, anserini_scores, lucene_id_order
 from regard.progress import progress_bar
 
-from regard.data.types import Document, Query, Run, ranked
-from regard.indexing.jvm import pyserini_lucene
-
 LUCENE_DIR = "lucene"
+ID_ORDER_NAME = "lucene_id_order.npy"  # Lucene's document numbers sorted by id, written at build
 _BATCH = 1000
 _TIE_MARGIN = 10  # extra hits fetched so that ties at the k-th score are usually all seen at once
 
@@ -37,43 +47,156 @@ def build_lucene_index(documents: Iterable[Document], folder: Path, total: int |
     if batch:
         indexer.add_batch_dict(batch)
     indexer.close()
+    _write_id_order(folder)
 
 
-_QUERY_BATCH = 32
+def _write_id_order(folder: Path) -> None:
+    """Save Lucene's document numbers in id order beside the index, so searches need not sort them."""
+    from jnius import autoclass
+
+    searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
+        autoclass("io.anserini.index.IndexReaderUtils").getReader(str(folder / LUCENE_DIR)))
+    np.save(folder / ID_ORDER_NAME, lucene_id_order(searcher, HitArrays()), allow_pickle=False)
+    searcher.getIndexReader().close()
 
 
 class LuceneBM25:
-    """Batch BM25 search over a Lucene index."""
+    """BM25 search over a Lucene index, as pyserini's ``batch_search`` ranks, on ``threads`` threads.
 
-    def __init__(self, folder: Path, k1: float = 0.9, b: float = 0.4, threads: int = 1):
-        _, LuceneSearcher = pyserini_lucene()
-        self.searcher = LuceneSearcher(str(folder / LUCENE_DIR))
-        self.searcher.set_bm25(k1, b)
+    The run is the one pyserini's ``LuceneSearcher.batch_search`` gives (same hits, Anserini's
+    rounded and tie-adjusted scores: :func:`~regard.indexing.lucene_hits.anserini_scores`), cut at k in
+    the toolkit's order, but each query costs one Lucene search and a few JNI calls instead of a stored
+    document and a Python object per hit. Queries run on ``threads`` Python threads; pyjnius releases the
+    GIL while Lucene searches, so they search in parallel. Only the hits of the queries being searched
+    are alive in the JVM at any time (no stored documents are loaded), which bounds its memory for any
+    number of queries.
+    """
+
+    def __init__(self, folder: Path, ids: Sequence[str], k1: float = 0.9, b: float = 0.4, threads: int = 1):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        ensure_jvm()
+        from jnius import autoclass
+
+        path = str(folder / LUCENE_DIR)
+        searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
+            autoclass("io.anserini.index.IndexReaderUtils").getReader(path))
+        # What Anserini's SimpleSearcher uses after set_bm25(k1, b): Lucene's BM25, its default analyzer.
+        searcher.setSimilarity(autoclass("org.apache.lucene.search.similarities.BM25Similarity")(k1, b))
+        self._searcher = searcher
+        self._analyzer = autoclass("io.anserini.index.IndexCollection").DEFAULT_ANALYZER
+        self._queries = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        self._hits = HitArrays()
+        self._rank, self._id_of_rank = _id_tables(searcher, self._hits, ids, folder)
         self.threads = threads
 
     def search(self, queries: list[Query], k: int) -> Run:
         """Top ``k`` per query. Query text is analysed as a bag of words, so Lucene syntax is inert."""
-        if not queries:
-            return Run()
+        rankings = _map_on_threads(lambda query: self._top(query.text, k), queries, self.threads)
+        return Run.from_ranked({query.id: ranking for query, ranking in zip(queries, rankings)})
+
+    def _top(self, text: str, k: int) -> tuple[list[str], np.ndarray]:
+        """The top ``k`` of Anserini's hits for ``text`` in the toolkit's order: (docids, scores)."""
+        query = self._queries.buildQuery("contents", self._analyzer, text)
         # Lucene breaks score ties by its internal document order, which multi-threaded indexing leaves
         # to scheduling. So the top k is cut here, in the toolkit's order (score, then docid,
         # descending), from hits deep enough to hold every document tied with the k-th score.
-        if len(queries) > _QUERY_BATCH:  # bounds the hits alive in the JVM at once (each carries its document)
-            runs = [self.search(queries[i:i + _QUERY_BATCH], k) for i in range(0, len(queries), _QUERY_BATCH)]
-            return Run({qid: ranking for run in runs for qid, ranking in run.items()})
-        depth, pending = k + _TIE_MARGIN, queries
-        hits: dict[str, list[tuple[str, float]]] = {}
-        while pending:
-            results = self.searcher.batch_search(
-                [q.text for q in pending], [q.id for q in pending], k=depth, threads=self.threads
-            )
-            hits.update({qid: [(hit.docid, hit.score) for hit in found] for qid, found in results.items()})
-            pending = [q for q in pending if _ties_past(hits.get(q.id, []), k, depth)]
+        depth = k + _TIE_MARGIN
+        ranks, scores = self._anserini_hits(query, depth)
+        while _ties_past(scores, k, depth):
             depth *= 2
-        # In the queries' order: the JVM's result map iterates in an order of its own.
-        return Run({q.id: ranked(hits[q.id])[:k] for q in queries if q.id in hits})
+            ranks, scores = self._anserini_hits(query, depth)
+        top = np.lexsort((-ranks, -scores))[:k]  # score descending, then id descending
+        return self._id_of_rank[ranks[top]].tolist(), scores[top]
+
+    def _anserini_hits(self, query, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``depth`` hits of Anserini's search (score descending, then id ascending).
+
+        Returns each hit's rank in id order and its score as Anserini reports it. Lucene's own top n
+        breaks ties by internal document number, so it is asked deeper until every document tied with
+        the ``depth``-th score is among its hits.
+        """
+        fetch = depth + _TIE_MARGIN  # deeper than depth, to see whether the depth-th score's ties end
+        while True:
+            found = self._searcher.search(query, fetch)
+            docs, scores = self._hits.docs(found), self._hits.scores(found)
+            if len(docs) < fetch or scores[-1] < scores[depth - 1]:
+                break
+            fetch *= 2
+        ranks = self._rank[docs]
+        order = np.lexsort((ranks, -scores))[:depth]
+        return ranks[order], anserini_scores(scores[order])
 
 
-def _ties_past(hits: list[tuple[str, float]], k: int, depth: int) -> bool:
+def _ties_past(scores: np.ndarray, k: int, depth: int) -> bool:
     """Whether documents tied with the k-th score may lie beyond the ``depth`` hits returned."""
-    return len(hits) >= depth > k and hits[depth - 1][1] == hits[k - 1][1]
+    return len(scores) >= depth > k and scores[depth - 1] == scores[k - 1]
+
+
+def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(each Lucene document's rank in id order, the ids in that order as an object array of str).
+
+    Lucene's documents sorted by id (saved at build; sorted here for indexes built before), matched with
+    the docstore's ids sorted the same way (UTF-8 byte order); a few documents' stored ids are checked. The id strings are made once
+    here (about 70 MB for a million 10-character ids) and shared by every run, not decoded per hit.
+    """
+    path = folder / LUCENE_DIR
+    saved = folder / ID_ORDER_NAME
+    lucene_order = np.load(saved, allow_pickle=False) if saved.is_file() else lucene_id_order(searcher, hits)
+    documents = searcher.getIndexReader().maxDoc()
+    if not len(lucene_order) == documents == len(ids):
+        raise BadIndexError(f"{path}: {documents} Lucene documents ({len(lucene_order)} in {saved.name}) but "
+                            f"{len(ids)} in the docstore")
+    utf8_ids = ids.utf8_array() if isinstance(ids, DocIds) else np.array([i.encode() for i in ids], dtype=bytes)
+    id_of_rank = np.empty(len(ids), dtype=object)
+    id_of_rank[:] = [raw.decode("utf-8") for raw in np.sort(utf8_ids).tolist()]
+    rank = np.empty(len(ids), dtype=np.int32)
+    rank[lucene_order] = np.arange(len(ids), dtype=np.int32)
+    from jnius import autoclass
+
+    stored_id = autoclass("io.anserini.index.IndexReaderUtils").convertLuceneDocidToDocid
+    reader = searcher.getIndexReader()
+    for doc in sorted({0, len(ids) - 1, *range(0, len(ids), max(1, len(ids) // 8))}) if len(ids) else []:
+        expected = id_of_rank[rank[doc]]
+        if stored_id(reader, doc) != expected:
+            raise BadIndexError(f"{path}: Lucene document {doc} is {stored_id(reader, doc)!r}, "
+                                f"not {expected!r} as its docstore says")
+    return rank, id_of_rank
+
+
+def _map_on_threads(function, items: list, threads: int) -> list:
+    """``[function(item) for item in items]``, computed on up to ``threads`` threads in any order.
+
+    Each worker thread takes the next item until none is left, and detaches from the JVM at its end.
+    The first exception raised stops the others and is raised here.
+    """
+    threads = min(threads, len(items))
+    if threads <= 1:
+        return [function(item) for item in items]
+    import jnius
+
+    results: list = [None] * len(items)
+    errors: list[BaseException] = []
+    lock, next_item = threading.Lock(), iter(range(len(items)))
+
+    def work() -> None:
+        try:
+            while not errors:
+                with lock:
+                    i = next(next_item, None)
+                if i is None:
+                    return
+                results[i] = function(items[i])
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(error)
+        finally:
+            jnius.detach()
+
+    workers = [threading.Thread(target=work, name=f"regard-lucene-{n}", daemon=True) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return results

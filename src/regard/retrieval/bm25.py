@@ -19,7 +19,7 @@ class BM25(Retriever):
         if backend == "lucene":
             from regard.indexing.lucene import LuceneBM25
 
-            self._searcher = LuceneBM25(index.folder, k1=self.k1, b=self.b, threads=threads)
+            self._searcher = LuceneBM25(index.folder, index.docstore.ids(), k1=self.k1, b=self.b, threads=threads)
         else:
             from regard.indexing.bm25s_backend import Bm25sBM25
 
