@@ -67,23 +67,82 @@ def _bf16_weights():
     return {"model_kwargs": {"torch_dtype": torch.bfloat16}}
 
 
+def openvino_system(batch_size: int) -> Callable[[list, list[str]], DenseSystem]:
+    """The OpenVINO runtime on the float32 ONNX export of the transformer (what sentence-transformers' OpenVINO
+    backend runs, without optimum-intel, which does not install beside transformers 5.24); pooling and
+    normalisation as sentence-transformers, batches sorted by length."""
+
+    def make(documents: list, texts: list[str]) -> DenseSystem:
+        import openvino
+        from sentence_transformers import SentenceTransformer
+
+        from regard.encoders.onnx_runtime import cached_export, model_inputs, transformer_module
+        from regard.models import resolve_model
+
+        resolved = resolve_model(foundation_model())
+        model = SentenceTransformer(resolved.location, device="cpu")
+        model.max_seq_length = MAX_LENGTH
+        path = cached_export(transformer_module(model), name=resolved.name, location=resolved.location, revision=resolved.revision,
+                             inputs=model_inputs(model))
+        compiled = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        request = compiled.create_infer_request()
+        inputs = [port.any_name for port in compiled.inputs]
+
+        def encode(batch: list[str]) -> np.ndarray:
+            import torch
+
+            order = sorted(range(len(batch)), key=lambda i: -len(batch[i]))
+            out = np.empty((len(batch), 384), dtype=np.float32)
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                features = model.preprocess([batch[i] for i in rows])
+                hidden = request.infer({name: features[name].numpy() for name in inputs})[0]
+                features["token_embeddings"] = torch.from_numpy(np.asarray(hidden))
+                for module in list(model.children())[1:]:
+                    features = module(features)
+                out[rows] = features["sentence_embedding"].float().numpy()
+            return out
+
+        return DenseSystem("OpenVINO runtime, fp32 ONNX export", "fp32", lambda: encode(texts), encode,
+                           lambda: encode(texts[:2 * batch_size]), f"openvino {openvino.__version__}")
+
+    make.__name__ = "openvino_system"
+    return make
+
+
+def foundation_model() -> str:
+    import foundation
+
+    return foundation.MODEL
+
+
 def peers(batch_size: int) -> list[tuple[Callable, bool]]:
     """(maker, optional) for every configuration; an optional one that fails to load is reported as skipped."""
     import foundation
 
     foundation.BATCH_SIZE = batch_size
-    return [
+    from regard.encoders.dense import effective_precision, effective_runtime
+
+    precision = effective_precision("auto", foundation.device())
+    default = (precision, effective_runtime("auto", precision, foundation.device()))
+    systems = [
         (plain_st_system, False),
         (st_system("sentence-transformers bf16 weights", "bf16", **_bf16_weights())(batch_size), False),
         (st_system("sentence-transformers ONNX backend", "fp32", backend="onnx")(batch_size), True),
         (st_system("sentence-transformers ONNX backend, int8 (AVX2 export)", "int8", backend="onnx",
                    model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"})(batch_size), True),
         (st_system("sentence-transformers OpenVINO backend", "fp32", backend="openvino")(batch_size), True),
+        (openvino_system(batch_size), True),
         (onnx_int8_system, True),
-        (regard_system("auto"), False),
-        (regard_system("fp32"), False),
-        (regard_system("bf16"), False),
+        (regard_system("auto", "auto"), False),
+        (regard_system("fp32", "torch"), False),
+        (regard_system("bf16", "torch"), False),
+        (regard_system("fp32", "onnx"), True),
+        (regard_system("int8", "onnx"), True),
     ]
+    # regard's default is one of the explicit configurations: measured once, under the default's label.
+    return [(make, optional) for make, optional in systems
+            if make.__name__ != f"regard_{default[0]}_{default[1]}"]
 
 
 def markdown(report: dict) -> str:
