@@ -55,7 +55,7 @@ def st_system(label: str, precision: str, **options) -> Callable[[int], Callable
 
             return DenseSystem(label, precision, lambda: encode(texts), encode,
                                lambda: encode(texts[:2 * batch_size]), f"SentenceTransformer({options})")
-        make.__name__ = label
+        make.__name__ = label.replace(" ", "_").replace(",", "")
         return make
 
     return bind
@@ -175,6 +175,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--quality", action="store_true", help="Also encode the whole corpus for nDCG@10.")
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
+    parser.add_argument("--only", default="", help="Comma-separated parts of configuration names to run "
+                        "(the two sentence-transformers torch configurations always run: they are the reference).")
+    parser.add_argument("--out-name", default="", help="Report name (default encode_peers, or encode_peers-partial "
+                        "without --quality).")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args()
     configure_data_path()
@@ -186,7 +190,11 @@ def main() -> None:
     data = load_data()
     documents, texts = data.documents[:args.docs], data.doc_texts[:args.docs]
     systems, skipped = [], []
+    wanted = [part.strip() for part in args.only.split(",") if part.strip()]
     for make, optional in peers(args.batch_size):
+        if wanted and make is not plain_st_system and "bf16_weights" not in make.__name__ \
+                and not any(part in make.__name__ for part in wanted):
+            continue
         try:
             system = make(documents, texts)
             system.warm_up()
@@ -233,8 +241,8 @@ def main() -> None:
                      "fast_bf16": cpu_has_fast_bf16()},
         "rows": rows, "skipped": skipped,
     }
-    write_report(Path(args.out_dir) / ("encode_peers" if args.quality else "encode_peers-partial"), report,
-                 markdown(report))
+    name = args.out_name or ("encode_peers" if args.quality else "encode_peers-partial")
+    write_report(Path(args.out_dir) / name, report, markdown(report))
 
 if __name__ == "__main__":
     main()
