@@ -152,13 +152,15 @@ def markdown(report: dict) -> str:
              f"CPU: {report['hardware']['processor']} ({report['hardware']['cpus']} cores; bf16 in hardware: "
              f"{report['hardware']['fast_bf16']}); torch {s['torch_threads']} thread(s), ONNX Runtime default "
              f"threads; {s['rounds']} timed rounds, alternating order. docs/s from the median round.", "",
-             "| configuration | precision | backend | docs/s | × ST fp32 | × ST bf16 weights | nDCG@10 | Δ vs fp32 |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+             "| configuration | precision | backend | docs/s | × ST fp32 | × ST bf16 weights | min cosine to ST fp32 "
+             "| nDCG@10 | Δ vs fp32 |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in report["rows"]:
         ndcg = f"{row['ndcg@10']:.4f}" if "ndcg@10" in row else "–"
         delta = f"{row['delta_ndcg@10_vs_fp32']:+.4f}" if "delta_ndcg@10_vs_fp32" in row else "–"
         lines.append(f"| {row['system']} | {row['precision']} | {row['note']} | {row['docs_per_second']:.1f} | "
-                     f"{row['vs_st_fp32']:.2f} | {row['vs_st_bf16']:.2f} | {ndcg} | {delta} |")
+                     f"{row['vs_st_fp32']:.2f} | {row['vs_st_bf16']:.2f} | {row['min_cosine_vs_st_fp32']:.5f} | "
+                     f"{ndcg} | {delta} |")
     if report["skipped"]:
         lines += ["", "Not measured (could not be loaded here):"] + [f"- {why}" for why in report["skipped"]]
     if s.get("note"):
@@ -168,19 +170,49 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def merge_quality(speed_json: Path, quality_dir: Path) -> dict:
+    """The speed report with each configuration's nDCG@10 (from encode_quality-*.json) and Δ vs ST fp32."""
+    import json
+
+    report = json.loads(speed_json.read_text())
+    quality = {}
+    for path in sorted(quality_dir.glob("encode_quality-*.json")):
+        entry = json.loads(path.read_text())
+        quality[entry["system"]] = entry
+    reference = quality.get("sentence-transformers (plain)")
+    for row in report["rows"]:
+        entry = quality.get(row["system"])
+        if entry:
+            row["ndcg@10"] = entry["ndcg@10"]
+            row["quality_load_average"] = entry.get("load_average")
+            if reference:
+                row["delta_ndcg@10_vs_fp32"] = entry["ndcg@10"] - reference["ndcg@10"]
+    report["settings"]["quality"] = True
+    report["settings"]["quality_command"] = "benchmarks/encode_quality.py --config CONFIG (one process each)"
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1536)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--warm-up", type=int, default=8, help="Texts encoded once by each configuration before timing.")
     parser.add_argument("--quality", action="store_true", help="Also encode the whole corpus for nDCG@10.")
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
     parser.add_argument("--only", default="", help="Comma-separated parts of configuration names to run "
                         "(the two sentence-transformers torch configurations always run: they are the reference).")
     parser.add_argument("--out-name", default="", help="Report name (default encode_peers, or encode_peers-partial "
                         "without --quality).")
+    parser.add_argument("--merge-quality", nargs=2, metavar=("SPEED_JSON", "QUALITY_DIR"),
+                        help="No measuring: put the nDCG@10 of benchmarks/encode_quality.py's files in QUALITY_DIR "
+                             "beside the speed rows of SPEED_JSON and write encode_peers.{json,md}.")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args()
+    if args.merge_quality:
+        report = merge_quality(Path(args.merge_quality[0]), Path(args.merge_quality[1]))
+        write_report(Path(args.out_dir) / (args.out_name or "encode_peers"), report, markdown(report))
+        return
     configure_data_path()
 
     import torch
@@ -197,7 +229,7 @@ def main() -> None:
             continue
         try:
             system = make(documents, texts)
-            system.warm_up()
+            system.encode_queries(texts[:args.warm_up])  # one small pass: kernels and sessions initialised
         except Exception as err:  # noqa: BLE001 - a peer configuration that does not install here is reported
             if not optional:
                 raise
@@ -207,10 +239,11 @@ def main() -> None:
         print(f"loaded {system.name}", file=sys.stderr, flush=True)
 
     seconds: dict[str, list[float]] = {system.name: [] for system in systems}
+    vectors: dict[str, np.ndarray] = {}
     for round_ in range(args.rounds):
         for system in round_order(systems, round_):
             started = time.perf_counter()
-            system.encode_documents()
+            vectors[system.name] = np.asarray(system.encode_documents(), dtype=np.float32)
             seconds[system.name].append(time.perf_counter() - started)
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.1f}s" for n, s in seconds.items()),
               file=sys.stderr, flush=True)
@@ -219,7 +252,10 @@ def main() -> None:
     for system in systems:
         median = statistics.median(seconds[system.name])
         row = {"system": system.name, "precision": system.precision, "note": system.note,
-               "seconds": seconds[system.name], "docs_per_second": args.docs / median}
+               "seconds": seconds[system.name], "docs_per_second": args.docs / median,
+               # Agreement with sentence-transformers fp32 on the timed texts (all vectors are L2-normalised).
+               "min_cosine_vs_st_fp32": float(np.einsum("ij,ij->i", vectors[system.name],
+                                                        vectors["sentence-transformers (plain)"]).min())}
         if args.quality:
             corpus = system.encode_queries(data.doc_texts)  # no prefixes for MiniLM: queries and documents alike
             queries = system.encode_queries([q.text for q in data.queries])
