@@ -27,7 +27,6 @@ import numpy as np
 
 from regard.errors import MissingExtraError
 
-ONNX_EXTRA = "onnx"
 # Bumped when the export or quantisation recipe changes, so older cached files are not reused.
 RECIPE_VERSION = 2
 OPSET = 17
@@ -38,7 +37,7 @@ def require_onnx_runtime(purpose: str = "The onnx encoder runtime") -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingExtraError("onnxruntime", ONNX_EXTRA, purpose) from None
+        raise MissingExtraError("onnxruntime", "onnx", purpose) from None
     return onnxruntime
 
 
@@ -100,7 +99,7 @@ def _export(network, inputs: tuple[str, ...], output: str, path: Path) -> None:
     try:
         import onnx  # noqa: F401 - torch's exporter imports it; a clear error before the export starts
     except ImportError:
-        raise MissingExtraError("onnx", ONNX_EXTRA, "Exporting the encoder to ONNX") from None
+        raise MissingExtraError("onnx", "onnx", "Exporting the encoder to ONNX") from None
     # The second row is padded: with an all-ones mask, transformers drops the mask before tracing, and the
     # exported graph would ignore padding.
     mask = torch.ones((2, 8), dtype=torch.long)

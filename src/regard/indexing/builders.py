@@ -17,13 +17,17 @@ def ray_encoder_mapper(factory: Callable[..., Any], options: dict[str, Any], enc
                        scale_out: RayOptions | None):
     """The Ray shard mapper for encoders ``factory(**options)`` like the driver's ``encoder``, or None (local).
 
-    Workers get the driver's resolved precision, so their vectors carry the identity the cache is keyed by.
+    Workers get the driver's resolved precision (and runtime), so their vectors carry the identity the cache is
+    keyed by.
     """
     if scale_out is None:
         return None
     from regard.scale_out.encode import EncoderSpec, RayEncoderMapper
 
-    spec = EncoderSpec(factory, {**options, "precision": encoder.precision}, method)
+    resolved = {"precision": encoder.precision}
+    if getattr(encoder, "runtime", None):  # DenseEncoder: workers run what the driver resolved (torch or onnx)
+        resolved["runtime"] = encoder.runtime
+    spec = EncoderSpec(factory, {**options, **resolved}, method)
     return RayEncoderMapper(spec, scale_out, expected_identity=encoder.identity)
 
 
