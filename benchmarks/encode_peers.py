@@ -55,7 +55,7 @@ def st_system(label: str, precision: str, **options) -> Callable[[int], Callable
 
             return DenseSystem(label, precision, lambda: encode(texts), encode,
                                lambda: encode(texts[:2 * batch_size]), f"SentenceTransformer({options})")
-        make.__name__ = label
+        make.__name__ = label.replace(" ", "_").replace(",", "")
         return make
 
     return bind
@@ -67,23 +67,82 @@ def _bf16_weights():
     return {"model_kwargs": {"torch_dtype": torch.bfloat16}}
 
 
+def openvino_system(batch_size: int) -> Callable[[list, list[str]], DenseSystem]:
+    """The OpenVINO runtime on the float32 ONNX export of the transformer (what sentence-transformers' OpenVINO
+    backend runs, without optimum-intel, which does not install beside transformers 5.24); pooling and
+    normalisation as sentence-transformers, batches sorted by length."""
+
+    def make(documents: list, texts: list[str]) -> DenseSystem:
+        import openvino
+        from sentence_transformers import SentenceTransformer
+
+        from regard.encoders.onnx_runtime import cached_export, model_inputs, transformer_module
+        from regard.models import resolve_model
+
+        resolved = resolve_model(foundation_model())
+        model = SentenceTransformer(resolved.location, device="cpu")
+        model.max_seq_length = MAX_LENGTH
+        path = cached_export(transformer_module(model), name=resolved.name, location=resolved.location, revision=resolved.revision,
+                             inputs=model_inputs(model))
+        compiled = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        request = compiled.create_infer_request()
+        inputs = [port.any_name for port in compiled.inputs]
+
+        def encode(batch: list[str]) -> np.ndarray:
+            import torch
+
+            order = sorted(range(len(batch)), key=lambda i: -len(batch[i]))
+            out = np.empty((len(batch), 384), dtype=np.float32)
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                features = model.preprocess([batch[i] for i in rows])
+                hidden = request.infer({name: features[name].numpy() for name in inputs})[0]
+                features["token_embeddings"] = torch.from_numpy(np.asarray(hidden))
+                for module in list(model.children())[1:]:
+                    features = module(features)
+                out[rows] = features["sentence_embedding"].float().numpy()
+            return out
+
+        return DenseSystem("OpenVINO runtime, fp32 ONNX export", "fp32", lambda: encode(texts), encode,
+                           lambda: encode(texts[:2 * batch_size]), f"openvino {openvino.__version__}")
+
+    make.__name__ = "openvino_system"
+    return make
+
+
+def foundation_model() -> str:
+    import foundation
+
+    return foundation.MODEL
+
+
 def peers(batch_size: int) -> list[tuple[Callable, bool]]:
     """(maker, optional) for every configuration; an optional one that fails to load is reported as skipped."""
     import foundation
 
     foundation.BATCH_SIZE = batch_size
-    return [
+    from regard.encoders.dense import effective_precision, effective_runtime
+
+    precision = effective_precision("auto", foundation.device())
+    default = (precision, effective_runtime("auto", precision, foundation.device()))
+    systems = [
         (plain_st_system, False),
         (st_system("sentence-transformers bf16 weights", "bf16", **_bf16_weights())(batch_size), False),
         (st_system("sentence-transformers ONNX backend", "fp32", backend="onnx")(batch_size), True),
         (st_system("sentence-transformers ONNX backend, int8 (AVX2 export)", "int8", backend="onnx",
                    model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"})(batch_size), True),
         (st_system("sentence-transformers OpenVINO backend", "fp32", backend="openvino")(batch_size), True),
+        (openvino_system(batch_size), True),
         (onnx_int8_system, True),
-        (regard_system("auto"), False),
-        (regard_system("fp32"), False),
-        (regard_system("bf16"), False),
+        (regard_system("auto", "auto"), False),
+        (regard_system("fp32", "torch"), False),
+        (regard_system("bf16", "torch"), False),
+        (regard_system("fp32", "onnx"), True),
+        (regard_system("int8", "onnx"), True),
     ]
+    # regard's default is one of the explicit configurations: measured once, under the default's label.
+    return [(make, optional) for make, optional in systems
+            if make.__name__ != f"regard_{default[0]}_{default[1]}"]
 
 
 def markdown(report: dict) -> str:
@@ -93,13 +152,15 @@ def markdown(report: dict) -> str:
              f"CPU: {report['hardware']['processor']} ({report['hardware']['cpus']} cores; bf16 in hardware: "
              f"{report['hardware']['fast_bf16']}); torch {s['torch_threads']} thread(s), ONNX Runtime default "
              f"threads; {s['rounds']} timed rounds, alternating order. docs/s from the median round.", "",
-             "| configuration | precision | backend | docs/s | × ST fp32 | × ST bf16 weights | nDCG@10 | Δ vs fp32 |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+             "| configuration | precision | backend | docs/s | × ST fp32 | × ST bf16 weights | min cosine to ST fp32 "
+             "| nDCG@10 | Δ vs fp32 |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in report["rows"]:
         ndcg = f"{row['ndcg@10']:.4f}" if "ndcg@10" in row else "–"
         delta = f"{row['delta_ndcg@10_vs_fp32']:+.4f}" if "delta_ndcg@10_vs_fp32" in row else "–"
         lines.append(f"| {row['system']} | {row['precision']} | {row['note']} | {row['docs_per_second']:.1f} | "
-                     f"{row['vs_st_fp32']:.2f} | {row['vs_st_bf16']:.2f} | {ndcg} | {delta} |")
+                     f"{row['vs_st_fp32']:.2f} | {row['vs_st_bf16']:.2f} | {row['min_cosine_vs_st_fp32']:.5f} | "
+                     f"{ndcg} | {delta} |")
     if report["skipped"]:
         lines += ["", "Not measured (could not be loaded here):"] + [f"- {why}" for why in report["skipped"]]
     if s.get("note"):
@@ -109,15 +170,49 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def merge_quality(speed_json: Path, quality_dir: Path) -> dict:
+    """The speed report with each configuration's nDCG@10 (from encode_quality-*.json) and Δ vs ST fp32."""
+    import json
+
+    report = json.loads(speed_json.read_text())
+    quality = {}
+    for path in sorted(quality_dir.glob("encode_quality-*.json")):
+        entry = json.loads(path.read_text())
+        quality[entry["system"]] = entry
+    reference = quality.get("sentence-transformers (plain)")
+    for row in report["rows"]:
+        entry = quality.get(row["system"])
+        if entry:
+            row["ndcg@10"] = entry["ndcg@10"]
+            row["quality_load_average"] = entry.get("load_average")
+            if reference:
+                row["delta_ndcg@10_vs_fp32"] = entry["ndcg@10"] - reference["ndcg@10"]
+    report["settings"]["quality"] = True
+    report["settings"]["quality_command"] = "benchmarks/encode_quality.py --config CONFIG (one process each)"
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=1536)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--warm-up", type=int, default=8, help="Texts encoded once by each configuration before timing.")
     parser.add_argument("--quality", action="store_true", help="Also encode the whole corpus for nDCG@10.")
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
+    parser.add_argument("--only", default="", help="Comma-separated parts of configuration names to run "
+                        "(the two sentence-transformers torch configurations always run: they are the reference).")
+    parser.add_argument("--out-name", default="", help="Report name (default encode_peers, or encode_peers-partial "
+                        "without --quality).")
+    parser.add_argument("--merge-quality", nargs=2, metavar=("SPEED_JSON", "QUALITY_DIR"),
+                        help="No measuring: put the nDCG@10 of benchmarks/encode_quality.py's files in QUALITY_DIR "
+                             "beside the speed rows of SPEED_JSON and write encode_peers.{json,md}.")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args()
+    if args.merge_quality:
+        report = merge_quality(Path(args.merge_quality[0]), Path(args.merge_quality[1]))
+        write_report(Path(args.out_dir) / (args.out_name or "encode_peers"), report, markdown(report))
+        return
     configure_data_path()
 
     import torch
@@ -127,10 +222,14 @@ def main() -> None:
     data = load_data()
     documents, texts = data.documents[:args.docs], data.doc_texts[:args.docs]
     systems, skipped = [], []
+    wanted = [part.strip() for part in args.only.split(",") if part.strip()]
     for make, optional in peers(args.batch_size):
+        if wanted and make is not plain_st_system and "bf16_weights" not in make.__name__ \
+                and not any(part in make.__name__ for part in wanted):
+            continue
         try:
             system = make(documents, texts)
-            system.warm_up()
+            system.encode_queries(texts[:args.warm_up])  # one small pass: kernels and sessions initialised
         except Exception as err:  # noqa: BLE001 - a peer configuration that does not install here is reported
             if not optional:
                 raise
@@ -140,10 +239,11 @@ def main() -> None:
         print(f"loaded {system.name}", file=sys.stderr, flush=True)
 
     seconds: dict[str, list[float]] = {system.name: [] for system in systems}
+    vectors: dict[str, np.ndarray] = {}
     for round_ in range(args.rounds):
         for system in round_order(systems, round_):
             started = time.perf_counter()
-            system.encode_documents()
+            vectors[system.name] = np.asarray(system.encode_documents(), dtype=np.float32)
             seconds[system.name].append(time.perf_counter() - started)
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {s[-1]:.1f}s" for n, s in seconds.items()),
               file=sys.stderr, flush=True)
@@ -152,7 +252,10 @@ def main() -> None:
     for system in systems:
         median = statistics.median(seconds[system.name])
         row = {"system": system.name, "precision": system.precision, "note": system.note,
-               "seconds": seconds[system.name], "docs_per_second": args.docs / median}
+               "seconds": seconds[system.name], "docs_per_second": args.docs / median,
+               # Agreement with sentence-transformers fp32 on the timed texts (all vectors are L2-normalised).
+               "min_cosine_vs_st_fp32": float(np.einsum("ij,ij->i", vectors[system.name],
+                                                        vectors["sentence-transformers (plain)"]).min())}
         if args.quality:
             corpus = system.encode_queries(data.doc_texts)  # no prefixes for MiniLM: queries and documents alike
             queries = system.encode_queries([q.text for q in data.queries])
@@ -174,8 +277,8 @@ def main() -> None:
                      "fast_bf16": cpu_has_fast_bf16()},
         "rows": rows, "skipped": skipped,
     }
-    write_report(Path(args.out_dir) / ("encode_peers" if args.quality else "encode_peers-partial"), report,
-                 markdown(report))
+    name = args.out_name or ("encode_peers" if args.quality else "encode_peers-partial")
+    write_report(Path(args.out_dir) / name, report, markdown(report))
 
 if __name__ == "__main__":
     main()

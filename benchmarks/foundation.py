@@ -437,20 +437,24 @@ def plain_st_system(documents: list, texts: list[str]) -> DenseSystem:
                        lambda: encode(texts[:2 * BATCH_SIZE]), "SentenceTransformer.encode")
 
 
-def regard_system(precision: str) -> Callable[[list, list[str]], DenseSystem]:
-    """regard's ``DenseEncoder(precision=...)``; ``encode(document_texts(docs))``, no embedding cache."""
+def regard_system(precision: str, runtime: str = "torch") -> Callable[[list, list[str]], DenseSystem]:
+    """regard's ``DenseEncoder(precision=..., runtime=...)``; ``encode(document_texts(docs))``, no embedding cache."""
 
     def make(documents: list, texts: list[str]) -> DenseSystem:
         from regard.encoders.dense import DenseEncoder
 
-        encoder = DenseEncoder(MODEL, device=device(), precision=precision, batch_size=BATCH_SIZE)
+        encoder = DenseEncoder(MODEL, device=device(), precision=precision, batch_size=BATCH_SIZE, runtime=runtime)
         doc_texts = encoder.document_texts(documents)
         if doc_texts != texts:
             raise SystemExit("regard's document_texts differ from the plain title + ' ' + text")
-        return DenseSystem(f"regard DenseEncoder {precision}", encoder.precision,
-                           lambda: encoder.encode(doc_texts), encoder.encode_queries,
-                           lambda: encoder.encode(doc_texts[:2 * BATCH_SIZE]), "DenseEncoder.encode")
+        label = f"regard DenseEncoder {precision}" + (f", runtime {runtime}" if runtime != "torch" else "")
+        if "auto" in (precision, runtime):
+            label = f"regard DenseEncoder default ({encoder.precision}, {encoder.runtime})"
+        return DenseSystem(label, encoder.precision, lambda: encoder.encode(doc_texts), encoder.encode_queries,
+                           lambda: encoder.encode(doc_texts[:2 * BATCH_SIZE]),
+                           f"DenseEncoder.encode ({encoder.runtime})")
 
+    make.__name__ = f"regard_{precision}_{runtime}"
     return make
 
 

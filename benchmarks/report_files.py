@@ -27,9 +27,11 @@ def open_or_build(dataset, kind: str, **params):
 
 
 def write_report(out: str | Path, report: dict, text: str) -> None:
-    """``out``.json (every number) and ``out``.md (the table), and the table on stdout."""
+    """``out``.json (every number) and ``out``.md (the table), each written atomically, and the table on stdout."""
+    from regard.data.atomic_file import write_text_atomic
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(text)
+    write_text_atomic(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out.with_suffix(".md"), text)
     print(text)

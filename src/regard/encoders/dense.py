@@ -2,9 +2,11 @@
 
 Speed on the CPU comes from storing the transformer's weights in bfloat16 where the processor
 multiplies bfloat16 natively (AMX or AVX512-BF16), and in float16 on a GPU: the whole pass runs in
-that type, without autocast's conversions of every activation back and forth.
-`benchmarks/encode_peers.py` measures speed and quality against float32 and against the peers'
-configurations. Batches are formed from texts sorted by length so padding stays small.
+that type, without autocast's conversions of every activation back and forth. On other CPUs the
+transformer runs in float32 on ONNX Runtime (the ``onnx`` runtime, see `onnx_runtime.py`) when the
+``onnx`` extra is installed, or int8 there on request. `benchmarks/encode_peers.py` measures speed
+and quality against float32 and against the peers' configurations. Batches are formed from texts
+sorted by length so padding stays small.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from regard.models import (
 )
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# int8 exists only on the onnx runtime (ONNX Runtime's dynamic quantisation).
+ENCODER_PRECISIONS = (*PRECISIONS, "int8")
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,11 @@ class EncoderIdentity:
     document_prefix: str
     query_prefix: str
     weights: str | None = None  # "bf16"/"fp16": weights stored in that type (not autocast over float32)
+    runtime: str | None = None  # "onnx" when ONNX Runtime computes the transformer; None for torch
 
     def as_dict(self) -> dict[str, Any]:
-        # Without low-precision weights the dictionary (and so the embedding-cache key) is as before the field.
-        return {k: v for k, v in self.__dict__.items() if k != "weights" or v is not None}
+        # Without these fields' values the dictionary (and so the embedding-cache key) is as before the fields.
+        return {k: v for k, v in self.__dict__.items() if k not in ("weights", "runtime") or v is not None}
 
 
 def effective_precision(precision: str, device: str) -> str:
@@ -50,6 +56,25 @@ def effective_precision(precision: str, device: str) -> str:
     if device.startswith("cuda"):
         return "fp16"
     return "bf16" if device == "cpu" and cpu_has_fast_bf16() else "fp32"
+
+
+def effective_runtime(runtime: str, precision: str, device: str) -> str:
+    """Resolve ``auto`` for an (already resolved) precision: ``onnx`` for int8 (only ONNX Runtime has it),
+    ``torch`` otherwise. ONNX Runtime for fp32 is an option (``runtime="onnx"``), not the default: its
+    speed-up over torch was measured only on a loaded machine, within its noise (docs/RESULTS.md).
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    onnx_fits = device == "cpu" and precision in ("fp32", "int8")
+    if runtime == "onnx" and not onnx_fits:
+        raise ValueError(f"the onnx runtime encodes in fp32 or int8 on the CPU, not {precision} on {device}")
+    if precision == "int8":
+        if runtime == "torch" or device != "cpu":
+            raise ValueError("precision int8 runs on the onnx runtime on the CPU (runtime='onnx' or 'auto')")
+        return "onnx"
+    if runtime != "auto":
+        return runtime
+    return "torch"
 
 
 class DenseEncoder:
@@ -67,18 +92,28 @@ class DenseEncoder:
         query_prefix: str = "",
         document_prefix: str = "",
         trust_remote_code: bool = False,
+        runtime: str = "auto",
     ):
+        """``runtime``: what computes the transformer: ``torch``, ``onnx`` (ONNX Runtime on the CPU, fp32 or
+        int8; needs the ``onnx`` extra) or ``auto`` (see :func:`effective_runtime`).
+        """
         from sentence_transformers import SentenceTransformer
 
         self.resolved: ResolvedModel = resolve_model(model)
         self.device = choose_device(device)
-        self.precision = effective_precision(precision, self.device)
+        if precision not in ENCODER_PRECISIONS:
+            raise ValueError(f"precision must be one of {ENCODER_PRECISIONS}, got {precision!r}")
+        self.precision = "int8" if precision == "int8" else effective_precision(precision, self.device)
+        self.runtime = effective_runtime(runtime, self.precision, self.device)
         with loading_model(self.resolved):
             self.model = SentenceTransformer(
                 self.resolved.location, device=self.device, trust_remote_code=trust_remote_code
             )
         if max_length:
             self.model.max_seq_length = max_length
+        self.onnx = None
+        if self.runtime == "onnx":
+            self.onnx = self._onnx_session(self.precision == "int8")
         # bf16 anywhere, fp16 on GPUs (float16 on a CPU stays autocast over float32 weights).
         low = self.precision == "bf16" or (self.precision == "fp16" and not self.device.startswith("cpu"))
         self.weights = self.precision if low else None
@@ -90,6 +125,16 @@ class DenseEncoder:
         self.normalize = normalize
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
+
+    def _onnx_session(self, int8: bool):
+        from regard.encoders.onnx_runtime import (
+            OnnxTransformer, cached_export, model_inputs, require_onnx_runtime, transformer_module,
+        )
+
+        require_onnx_runtime()
+        path = cached_export(transformer_module(self.model), name=self.resolved.name, location=self.resolved.location,
+                             revision=self.resolved.revision, inputs=model_inputs(self.model), int8=int8)
+        return OnnxTransformer(self.model, path)
 
     @property
     def dimension(self) -> int:
@@ -108,6 +153,7 @@ class DenseEncoder:
             document_prefix=self.document_prefix,
             query_prefix=self.query_prefix,
             weights=self.weights,
+            runtime="onnx" if self.runtime == "onnx" else None,
         )
 
     def encode(self, texts: list[str], progress: bool = False, desc: str = "Encoding") -> np.ndarray:
@@ -122,19 +168,19 @@ class DenseEncoder:
         with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                vectors = self.model.encode(
-                    [texts[i] for i in rows],
-                    batch_size=len(rows),
-                    convert_to_tensor=True,
-                    normalize_embeddings=False,
-                    show_progress_bar=False,
-                ).float()
+                vectors = self._encode_batch([texts[i] for i in rows]).float()
                 if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
                     vectors = torch.nn.functional.normalize(vectors, dim=-1)
                 out[rows] = vectors.cpu().numpy()
                 bar.update(len(rows))
         bar.close()
         return out
+
+    def _encode_batch(self, batch: list[str]):
+        if self.onnx is not None:
+            return self.onnx.encode(batch)
+        return self.model.encode(batch, batch_size=len(batch), convert_to_tensor=True, normalize_embeddings=False,
+                                 show_progress_bar=False)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.encode([self.query_prefix + t for t in texts])

@@ -307,19 +307,27 @@ def _bm25(params: Params, context: StageContext) -> Stage:
 @register_stage("dense")
 def _dense(params: Params, context: StageContext) -> Stage:
     """Dense retrieval over a FAISS index (or rescoring an incoming run); model, precision, faiss, k, ..."""
-    from regard.encoders.dense import effective_precision
+    from regard.encoders.dense import ENCODER_PRECISIONS, RUNTIMES, effective_precision, effective_runtime
     from regard.indexing.faiss_index import FAISS_TYPES, FP16_TYPES
     from regard.models import DEFAULT_DENSE_MODEL, choose_device
 
     device = choose_device(context.device)
     model = params.get("model", str, DEFAULT_DENSE_MODEL)
-    precision = params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto")
+    precision = params.choice("precision", ENCODER_PRECISIONS, "auto")
+    precision = precision if precision == "int8" else effective_precision(precision, device)
+    runtime = params.choice("runtime", RUNTIMES, "auto")
+    try:
+        resolved_runtime = effective_runtime(runtime, precision, device)
+    except ValueError as err:
+        raise params.at("runtime").error(str(err)) from None
     build = dict(
-        model=model, precision=effective_precision(precision, device),
+        model=model, precision=precision,
         faiss_type=params.choice("faiss", FAISS_TYPES, "flat"), fp16=params.get("fp16", bool, False),
         max_length=params.get("max_length", int, None), query_prefix=params.get("query_prefix", str, ""),
         document_prefix=params.get("document_prefix", str, ""),
     )
+    if resolved_runtime != "torch" or runtime != "auto":  # torch by default keeps the index keys of before
+        build["runtime"] = resolved_runtime
     if build["fp16"] and build["faiss_type"] not in FP16_TYPES:
         raise params.at("fp16").error(f"fp16 applies to {' and '.join(FP16_TYPES)} FAISS indexes, "
                                       f"not {build['faiss_type']}")
@@ -334,12 +342,15 @@ def _dense(params: Params, context: StageContext) -> Stage:
 
 @register_stage("cross-encoder")
 def _cross_encoder(params: Params, context: StageContext) -> Stage:
-    """Cross-encoder reranking of the incoming run; model (hub name or folder), batch_size, max_length, precision."""
+    """Cross-encoder reranking of the incoming run; model (hub name or folder), batch_size, max_length, precision,
+    runtime."""
+    from regard.encoders.dense import RUNTIMES
     from regard.rerank.cross_encoder import DEFAULT_CROSS_ENCODER, CrossEncoder
 
     model = params.get("model", str, DEFAULT_CROSS_ENCODER)
     options = dict(batch_size=params.positive("batch_size", 32), max_length=params.get("max_length", int, None),
-                   precision=params.choice("precision", ("auto", "fp32", "bf16", "fp16"), "auto"))
+                   precision=params.choice("precision", ("auto", "fp32", "bf16", "fp16", "int8"), "auto"),
+                   runtime=params.choice("runtime", RUNTIMES, "auto"))
     params.finish()
     distributed = context.reranker(CrossEncoder, model, "cross-encoder", **options)
     if distributed is not None:

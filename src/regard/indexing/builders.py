@@ -17,13 +17,17 @@ def ray_encoder_mapper(factory: Callable[..., Any], options: dict[str, Any], enc
                        scale_out: RayOptions | None):
     """The Ray shard mapper for encoders ``factory(**options)`` like the driver's ``encoder``, or None (local).
 
-    Workers get the driver's resolved precision, so their vectors carry the identity the cache is keyed by.
+    Workers get the driver's resolved precision (and runtime), so their vectors carry the identity the cache is
+    keyed by.
     """
     if scale_out is None:
         return None
     from regard.scale_out.encode import EncoderSpec, RayEncoderMapper
 
-    spec = EncoderSpec(factory, {**options, "precision": encoder.precision}, method)
+    resolved = {"precision": encoder.precision}
+    if getattr(encoder, "runtime", None):  # DenseEncoder: workers run what the driver resolved (torch or onnx)
+        resolved["runtime"] = encoder.runtime
+    spec = EncoderSpec(factory, {**options, **resolved}, method)
     return RayEncoderMapper(spec, scale_out, expected_identity=encoder.identity)
 
 
@@ -64,7 +68,7 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
                 faiss_type: str = "flat", fp16: bool = False, batch_size: int = 64,
                 precision: str = "auto", device: str | None = None, max_length: int | None = None,
                 query_prefix: str = "", document_prefix: str = "", use_cache: bool = True,
-                scale_out: RayOptions | None = None) -> BuildResult:
+                scale_out: RayOptions | None = None, runtime: str = "auto") -> BuildResult:
     """Encode every document (in this process, or on Ray workers with ``scale_out``) and index the vectors in FAISS."""
     from regard.encoders.cache import corpus_embeddings
     from regard.encoders.select import dense_encoder
@@ -73,7 +77,7 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
 
     check_faiss_options(faiss_type, fp16)  # before the encoding, not after
     options = dict(model=model or DEFAULT_DENSE_MODEL, device=device, batch_size=batch_size, max_length=max_length,
-                   query_prefix=query_prefix, document_prefix=document_prefix)
+                   query_prefix=query_prefix, document_prefix=document_prefix, runtime=runtime)
     encoder = dense_encoder(precision=precision, **options)
     mapper = ray_encoder_mapper(dense_encoder, options, encoder, "encode", scale_out)
     vectors = corpus_embeddings(encoder, docs, fingerprint, use_cache=use_cache, shard_mapper=mapper)  # memory-mapped
@@ -84,4 +88,6 @@ def build_dense(staging: Path, docs: DocStore, fingerprint: str, model: str | No
         precision=identity.precision, max_length=identity.max_length, normalize=identity.normalize,
         query_prefix=query_prefix, document_prefix=document_prefix, batch_size=batch_size,
     )
+    if identity.as_dict().get("runtime"):  # recorded only where it is not torch (older manifests lack it)
+        params["runtime"] = identity.runtime
     return BuildResult(backend="faiss", parameters=params, model=identity.model, model_revision=identity.revision)
