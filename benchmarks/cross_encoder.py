@@ -80,7 +80,7 @@ def _identity(x):
 
 def _regard_scorer(model: str, precision: str, runtime: str):
     def make():
-        from regard.rerank.cross_encoder import PairScorer
+        from regard.encoders.pair_scorer import PairScorer
 
         scorer = PairScorer.load(model, precision=precision, device="cpu", runtime=runtime)
 

@@ -131,7 +131,7 @@ def spread_cross_encoder(tmp_path_factory):
 
 
 def test_cross_encoder_onnx_logits_match_torch(spread_cross_encoder, own_cache):
-    from regard.rerank.cross_encoder import PairScorer
+    from regard.encoders.pair_scorer import PairScorer
 
     tiny_checkpoint = spread_cross_encoder
     queries = ["p53 in cancer", "vitamin d", "a"] * 2

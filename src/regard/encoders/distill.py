@@ -29,8 +29,8 @@ from regard.datasets import load_dataset
 from regard.encoders.dense import effective_precision
 from regard.models import autocast, choose_device, resolve_model
 from regard.progress import progress_bar
-from regard.rerank.cross_encoder import PairScorer
-from regard.rerank.score_cache import ScoreCache
+from regard.encoders.pair_scorer import PairScorer
+from regard.encoders.score_cache import ScoreCache
 from regard.training.data import (
     Group, TrainingSetup, build_groups, cached_bm25_index, first_stage_candidates, index_of, optimisation_step,
 )
