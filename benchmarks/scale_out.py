@@ -160,15 +160,21 @@ def main() -> None:
         if len(documents) == args.docs:
             break
     texts = [d.contents for d in documents]
+    # What a build encodes from: the documents in a docstore (read by shard, in order of length).
+    from regard.indexing.docstore import DocStore, write_docstore
+
+    store_folder = Path(tempfile.mkdtemp(prefix="scale-out-docstore-"))
+    write_docstore(documents, store_folder)
+    store = DocStore(store_folder)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     load_at_start = round(os.getloadavg()[0], 2)
     runs = []
     log("one process")
-    seconds, startup, reference = regard_encode(documents, None)
+    seconds, startup, reference = regard_encode(store, None)
     runs.append(("regard, one process", 1, seconds, startup, reference))
     for workers in [int(w) for w in args.workers.split(",")]:
         log(f"regard on Ray, {workers} worker(s)")
-        seconds, startup, vectors = regard_encode(documents, workers)
+        seconds, startup, vectors = regard_encode(store, workers)
         runs.append(("regard on Ray", workers, seconds, startup, vectors))
         log(f"sentence-transformers multi-process, {workers} worker(s)")
         seconds, startup, vectors = st_multi_process(texts, workers)
