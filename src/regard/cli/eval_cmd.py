@@ -20,7 +20,7 @@ def evaluate_pipelines(dataset: str | None, split: str | None, expressions: list
     from regard.pipeline_spec import PipelineParser
 
     if dataset is not None and (dataset == "loco" or any("{task}" in e or "{dataset}" in e for e in expressions)):
-        from regard.eval.tasks import evaluate_task_group
+        from regard.experiments.tasks import evaluate_task_group
         from regard.loco import tasks_of
 
         group = evaluate_task_group(tasks_of(dataset), expressions, metrics, out or f"runs/{dataset}", k,
