@@ -18,6 +18,7 @@ import numpy as np
 from regard.progress import progress_bar
 
 from regard.data.types import Document
+from regard.encoders.batching import default_attention_budget, split_features
 from regard.models import (
     DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, loading_model, resolve_model,
 )
@@ -93,9 +94,14 @@ class DenseEncoder:
         document_prefix: str = "",
         trust_remote_code: bool = False,
         runtime: str = "auto",
+        attention_budget: int | None = None,
     ):
         """``runtime``: what computes the transformer: ``torch``, ``onnx`` (ONNX Runtime on the CPU, fp32 or
         int8; needs the ``onnx`` extra) or ``auto`` (see :func:`effective_runtime`).
+
+        ``attention_budget``: the most rows × padded length² one forward pass takes (see `batching.py`);
+        longer batches are split. Default ``batch_size`` × 256², which leaves batches of up to 256 tokens
+        whole; 0 turns the cap off.
         """
         from sentence_transformers import SentenceTransformer
 
@@ -122,6 +128,8 @@ class DenseEncoder:
 
             self.model.to(torch.bfloat16 if self.weights == "bf16" else torch.float16)
         self.batch_size = batch_size
+        self.attention_budget = (default_attention_budget(batch_size) if attention_budget is None
+                                 else attention_budget or None)
         self.normalize = normalize
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
@@ -167,20 +175,24 @@ class DenseEncoder:
         bar = progress_bar(total=len(texts), desc=desc, unit="text", disable=not progress)
         with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
             for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                vectors = self._encode_batch([texts[i] for i in rows]).float()
-                if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
-                    vectors = torch.nn.functional.normalize(vectors, dim=-1)
-                out[rows] = vectors.cpu().numpy()
+                rows = np.asarray(order[start:start + self.batch_size])
+                features = self.model.preprocess([texts[i] for i in rows])
+                for picked, part in split_features(features, self.attention_budget):
+                    vectors = self._encode_features(part).float()
+                    if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
+                        vectors = torch.nn.functional.normalize(vectors, dim=-1)
+                    out[rows[picked.numpy()]] = vectors.cpu().numpy()
                 bar.update(len(rows))
         bar.close()
         return out
 
-    def _encode_batch(self, batch: list[str]):
+    def _encode_features(self, features: dict[str, Any]):
+        """Sentence embeddings of tokenised texts, as `SentenceTransformer.encode` computes them."""
         if self.onnx is not None:
-            return self.onnx.encode(batch)
-        return self.model.encode(batch, batch_size=len(batch), convert_to_tensor=True, normalize_embeddings=False,
-                                 show_progress_bar=False)
+            return self.onnx.encode_features(features)
+        from sentence_transformers.util import batch_to_device
+
+        return self.model(batch_to_device(features, self.model.device))["sentence_embedding"]
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.encode([self.query_prefix + t for t in texts])

@@ -20,6 +20,7 @@ import numpy as np
 from regard.progress import progress_bar
 
 from regard.data.types import Document
+from regard.encoders.batching import default_attention_budget, rows_within_budget
 from regard.encoders.dense import effective_precision
 from regard.errors import ModelUnavailableError, RegardError
 from regard.models import (
@@ -183,7 +184,11 @@ class TokenEncoder:
         query_max_length: int | None = None,
         query_prefix: str = "",
         document_prefix: str = "",
+        attention_budget: int | None = None,
     ):
+        """``attention_budget``: the most rows × padded length² one forward pass takes (see `batching.py`);
+        default ``batch_size`` × 256², 0 for no cap.
+        """
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.resolved: ResolvedModel = resolve_model(model)
@@ -223,6 +228,8 @@ class TokenEncoder:
         self.document_marker = self._marker_id(meta.get("doc_token_id", "[unused1]")) if self.colbert else None
         self._skip_ids = self._punctuation_ids() if self.mask_punctuation else frozenset()
         self.batch_size = batch_size
+        self.attention_budget = (default_attention_budget(batch_size) if attention_budget is None
+                                 else attention_budget or None)
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         hidden = int(config.hidden_size)
@@ -294,8 +301,12 @@ class TokenEncoder:
         skipped = torch.tensor(sorted(skip), dtype=torch.long)
         bar = progress_bar(total=len(ids), desc=desc, unit="text", disable=not progress)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
+            start = 0
+            while start < len(order):
+                # Longest first: the first row's length decides how many rows fit the attention budget.
+                longest = self.query_max_length if augment else len(ids[order[start]])
+                rows = order[start:start + rows_within_budget(longest, self.batch_size, self.attention_budget)]
+                start += len(rows)
                 width = self.query_max_length if augment else max(len(ids[i]) for i in rows)
                 batch = torch.full((len(rows), width), pad if not augment else mask_id, dtype=torch.long)
                 attention = torch.zeros((len(rows), width), dtype=torch.long)

@@ -234,9 +234,12 @@ class OnnxTransformer:
 
     def encode(self, texts: list[str]):
         """Sentence embeddings (a float32 torch tensor) of ``texts``, as the model's modules compute them."""
+        return self.encode_features(self.model.preprocess(texts))
+
+    def encode_features(self, features: dict[str, Any]):
+        """Sentence embeddings of features the model's own preprocessing made."""
         import torch
 
-        features = self.model.preprocess(texts)
         feed = {name: np.ascontiguousarray(features[name].numpy(), dtype=np.int64) for name in self.inputs}
         hidden = self.session.run(None, feed)[0]
         features["token_embeddings"] = torch.from_numpy(hidden)
