@@ -22,6 +22,7 @@ from regard.encoders.batching import default_attention_budget, split_features
 from regard.models import (
     DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, loading_model, resolve_model,
 )
+from regard.native_memory import release_freed_memory
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # int8 exists only on the onnx runtime (ONNX Runtime's dynamic quantisation).
@@ -184,6 +185,8 @@ class DenseEncoder:
                     out[rows[picked.numpy()]] = vectors.cpu().numpy()
                 bar.update(len(rows))
         bar.close()
+        if len(texts) >= self.batch_size:
+            release_freed_memory()
         return out
 
     def _encode_features(self, features: dict[str, Any]):

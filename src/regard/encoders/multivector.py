@@ -26,6 +26,7 @@ from regard.errors import ModelUnavailableError, RegardError
 from regard.models import (
     DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, loading_model, resolve_model,
 )
+from regard.native_memory import release_freed_memory
 
 COLBERT_METADATA = "artifact.metadata"
 DEFAULT_QUERY_MAX_LENGTH = 64
@@ -331,4 +332,8 @@ class TokenEncoder:
                     groups[i] = hidden[j][keep[j]].numpy()
                 bar.update(len(rows))
         bar.close()
-        return RaggedVectors.from_list(groups, self.dimension)
+        vectors = RaggedVectors.from_list(groups, self.dimension)
+        del groups
+        if len(ids) >= self.batch_size:
+            release_freed_memory()
+        return vectors
