@@ -166,3 +166,26 @@ def test_anserini_scores_follow_the_java_loop(seed):
 def test_anserini_scores_of_few_hits():
     assert anserini_scores(np.zeros(0, dtype=np.float32)).tolist() == []
     assert anserini_scores(np.array([3.14159], dtype=np.float32)).tolist() == _anserini_loop([3.14159])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_anserini_scores_of_several_queries_at_once_are_each_querys(seed):
+    rng = np.random.default_rng(seed)
+    queries = [np.sort(np.round(rng.uniform(0, 300, n), 4).astype(np.float32))[::-1] for n in (50, 0, 1, 200, 7)]
+    starts = np.cumsum([0] + [len(q) for q in queries[:-1]])
+    together = anserini_scores(np.concatenate(queries), starts)
+    assert together.tolist() == [s for q in queries for s in _anserini_loop(q.tolist())]
+
+
+def test_queries_searched_together_get_their_own_rankings(lucene_index):
+    """A search thread takes several queries at once; each gets the ranking it gets alone."""
+    from regard.indexing import lucene
+
+    texts = [query.text for query in QUERIES] * 3
+    searcher = lucene_index.retriever(k=12)._searcher
+    alone = [searcher._top([text], 12) for text in texts]
+    together = searcher._top(texts, 12)
+    assert len(together) == len(texts)
+    for (ids, scores), [(ids_alone, scores_alone)] in zip(together, alone):
+        assert ids == ids_alone and scores.tolist() == scores_alone.tolist()
+    assert lucene._QUERIES_PER_TASK > 1

@@ -16,13 +16,17 @@ from regard.data.types import Document, Query, Run
 from regard.errors import BadIndexError
 from regard.indexing.docstore import DocIds
 from regard.indexing.jvm import ensure_jvm, pyserini_lucene
-from regard.indexing.lucene_hits import HitArrays, anserini_scores, lucene_id_order
+from regard.indexing.lucene_hits import (
+    HitArrays, anserini_scores, lucene_id_order, order_ties_by_rank,
+)
 from regard.progress import progress_bar
 
 LUCENE_DIR = "lucene"
 ID_ORDER_NAME = "lucene_id_order.npy"  # Lucene's document numbers sorted by id, written at build
 _BATCH = 1000
 _TIE_MARGIN = 10  # extra hits fetched so that ties at the k-th score are usually all seen at once
+_QUERIES_PER_TASK = 16  # the most queries a search thread takes at a time
+_TASKS_PER_THREAD = 8  # fewer queries per task than that, so that the threads finish together
 
 
 def build_lucene_index(documents: Iterable[Document], folder: Path, total: int | None = None,
@@ -91,46 +95,55 @@ class LuceneBM25:
         self.threads = threads
 
     def search(self, queries: list[Query], k: int) -> Run:
-        """Top ``k`` per query. Query text is analysed as a bag of words, so Lucene syntax is inert."""
-        rankings = _map_on_threads(lambda query: self._top(query.text, k), queries, self.threads)
-        return Run.from_ranked({query.id: ranking for query, ranking in zip(queries, rankings)})
+        """Top ``k`` per query. Query text is analysed as a bag of words, so Lucene syntax is inert.
 
-    def _top(self, text: str, k: int) -> tuple[list[str], np.ndarray]:
-        """The top ``k`` of Anserini's hits for ``text`` in the toolkit's order: (docids, scores)."""
-        query = self._queries.buildQuery("contents", self._analyzer, text)
-        # Lucene breaks score ties by its internal document order, which multi-threaded indexing leaves
-        # to scheduling. So the top k is cut here, in the toolkit's order (score, then docid,
-        # descending), from hits deep enough to hold every document tied with the k-th score.
-        depth = k + _TIE_MARGIN
-        ranks, scores = self._anserini_hits(query, depth)
-        while _ties_past(scores, k, depth):
-            depth *= 2
-            ranks, scores = self._anserini_hits(query, depth)
-        top = np.lexsort((-ranks, -scores))[:k]  # score descending, then id descending
-        return self._id_of_rank[ranks[top]].tolist(), scores[top]
-
-    def _anserini_hits(self, query, depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``depth`` hits of Anserini's search (score descending, then id ascending).
-
-        Returns each hit's rank in id order and its score as Anserini reports it. Lucene's own top n
-        breaks ties by internal document number, so it is asked deeper until every document tied with
-        the ``depth``-th score is among its hits.
+        Each thread takes a few queries at a time: their searches run in Lucene one after another, and
+        their hits are rounded, tie-adjusted and ordered by a handful of numpy calls for all of them,
+        which is the work that holds the GIL (per query it would be a third of the time).
         """
-        fetch = depth + _TIE_MARGIN  # deeper than depth, to see whether the depth-th score's ties end
-        while True:
-            found = self._searcher.search(query, fetch)
-            docs, scores = self._hits.docs(found), self._hits.scores(found)
-            if len(docs) < fetch or scores[-1] < scores[depth - 1]:
-                break
-            fetch *= 2
-        ranks = self._rank[docs]
-        order = np.lexsort((ranks, -scores))[:depth]
-        return ranks[order], anserini_scores(scores[order])
+        size = max(1, min(_QUERIES_PER_TASK, len(queries) // (self.threads * _TASKS_PER_THREAD)))
+        tasks = [queries[start:start + size] for start in range(0, len(queries), size)]
+        found = _map_on_threads(lambda task: self._top([query.text for query in task], k), tasks, self.threads)
+        return Run.from_ranked({query.id: ranking for task, rankings in zip(tasks, found)
+                                for query, ranking in zip(task, rankings)})
 
+    def _top(self, texts: list[str], k: int, depth: int | None = None) -> list[tuple[list[str], np.ndarray]]:
+        """The top ``k`` of Anserini's hits for each text in the toolkit's order: (docids, scores) each.
 
-def _ties_past(scores: np.ndarray, k: int, depth: int) -> bool:
-    """Whether documents tied with the k-th score may lie beyond the ``depth`` hits returned."""
-    return len(scores) >= depth > k and scores[depth - 1] == scores[k - 1]
+        Lucene's top n breaks score ties by its internal document order, which multi-threaded indexing
+        leaves to scheduling, so each query's hits are fetched past ``depth`` until the ``depth``-th
+        score's ties end, put in Anserini's order (score descending, then id ascending), given its
+        adjusted scores, and cut at k in the toolkit's order (score, then docid, descending); a query
+        whose k-th adjusted score ties past ``depth`` is searched again deeper.
+        """
+        depth = depth or k + _TIE_MARGIN
+        docs, scores = [], []
+        for text in texts:
+            query = self._queries.buildQuery("contents", self._analyzer, text)
+            fetch = depth + _TIE_MARGIN
+            while True:
+                found = self._searcher.search(query, fetch)
+                hit_docs, hit_scores = self._hits.docs(found), self._hits.scores(found)
+                if len(hit_docs) < fetch or hit_scores[-1] < hit_scores[depth - 1]:
+                    break
+                fetch *= 2
+            docs.append(hit_docs)
+            scores.append(hit_scores)
+        counts = np.array([len(hits) for hits in docs], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        ranks, raw = self._rank[np.concatenate(docs)], np.concatenate(scores)
+        anserini = order_ties_by_rank(raw, ranks, starts, descending=False)
+        ranks, adjusted = ranks[anserini], anserini_scores(raw[anserini], starts)
+        toolkit = order_ties_by_rank(adjusted, ranks, starts, descending=True)
+        ids, adjusted = self._id_of_rank[ranks[toolkit]], adjusted[toolkit]
+        out = []
+        for text, start, count in zip(texts, starts.tolist(), counts.tolist()):
+            if count >= depth > k and adjusted[start + depth - 1] == adjusted[start + k - 1]:
+                out.extend(self._top([text], k, depth * 2))  # the k-th score's ties go deeper (rare)
+            else:
+                stop = start + min(k, count)
+                out.append((ids[start:stop].tolist(), adjusted[start:stop]))
+        return out
 
 
 def _id_tables(searcher, hits: HitArrays, ids: Sequence[str], folder: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -30,13 +30,13 @@ class HitArrays:
 
     def docs(self, top_docs) -> np.ndarray:
         """Lucene document numbers of the hits (int32)."""
-        rows = self._doc_mapper.convertValue(top_docs, self._ints)
-        return np.asarray(rows[0], dtype=np.int32)
+        values = self._doc_mapper.convertValue(top_docs, self._ints)[0]
+        return np.fromiter(values, dtype=np.int32, count=len(values))
 
     def scores(self, top_docs) -> np.ndarray:
         """Scores of the hits: Lucene's float32 values, exactly."""
-        rows = self._score_mapper.convertValue(top_docs, self._doubles)
-        return np.asarray(rows[0], dtype=np.float64).astype(np.float32)
+        values = self._score_mapper.convertValue(top_docs, self._doubles)[0]
+        return np.fromiter(values, dtype=np.float64, count=len(values)).astype(np.float32)
 
 
 def _mapper(keep: str):
@@ -85,14 +85,15 @@ _TIE_GAP = np.float32(1e-4)  # Java's 1e-4f and 1e-6f: the nearest floats, as np
 _TIE_STEP = np.float32(1e-6)
 
 
-def anserini_scores(scores: np.ndarray) -> np.ndarray:
+def anserini_scores(scores: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
     """The scores Anserini reports for hits in its order, as its ``ScoreTiesAdjusterReranker`` sets them.
 
     Each float score is rounded to 4 decimals (``(float) (Math.round(s * 10000d) / 10000d)``); then a
     hit within 1e-4 of the (adjusted) hit before it is the n-th of a run of near-ties and loses
     n * 1e-6, in float arithmetic. pyserini's ``batch_search`` always applies this, so its published
     SciFact figure (nDCG@10 0.6789) rests on these scores. ``scores`` must be in Anserini's order
-    (score descending, then id ascending); the result is float32.
+    (score descending, then id ascending); the result is float32. ``starts``: where the hits of each
+    query begin when several queries' hits are concatenated (a query's first hit ties with nothing).
     """
     raw = np.asarray(scores, dtype=np.float32).astype(np.float64) * _ROUND
     whole = np.floor(raw)
@@ -102,13 +103,37 @@ def anserini_scores(scores: np.ndarray) -> np.ndarray:
     # until the set of ties stops growing: the fixed point is the one sequential pass Anserini makes.
     tied = np.zeros(len(rounded), dtype=bool)
     tied[1:] = (rounded[:-1] - rounded[1:]) <= _TIE_GAP
+    if starts is not None:
+        starts = starts[starts < len(rounded)]  # a query without hits starts where the next one does
+        tied[starts] = False
     while True:
+        if not tied.any():
+            return rounded
         adjusted = rounded - _TIE_STEP * _run_lengths(tied).astype(np.float32)
         now = tied.copy()
         now[1:] = (adjusted[:-1] - rounded[1:]) <= _TIE_GAP
+        if starts is not None:
+            now[starts] = False
         if np.array_equal(now, tied):
             return adjusted
         tied = now
+
+
+def order_ties_by_rank(scores: np.ndarray, ranks: np.ndarray, starts: np.ndarray, descending: bool) -> np.ndarray:
+    """Positions putting each run of equal scores in rank order (ascending or descending); all else stays.
+
+    ``scores`` are non-increasing within each query's hits (queries begin at ``starts``), as Lucene's
+    hits and Anserini's adjusted scores are: the result orders every query's hits by score, then rank,
+    at once, from one sort of an int64 key (run start, then rank) that is nearly sorted already.
+    """
+    count = len(scores)
+    new_run = np.ones(count, dtype=bool)
+    new_run[1:] = scores[1:] != scores[:-1]
+    new_run[starts[starts < count]] = True
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(count), 0)).astype(np.int64)
+    rank = np.asarray(ranks, dtype=np.int64)
+    key = (run_start << 31) | (0x7FFFFFFF - rank if descending else rank)
+    return np.argsort(key, kind="stable")
 
 
 def _run_lengths(flags: np.ndarray) -> np.ndarray:
