@@ -80,7 +80,7 @@ def test_an_edited_mirror_gets_a_new_index_and_new_runs(tiny_mirror, tmp_path):
     assert len(workspace.indexes.built) == 1
     # q7 asks for "topic 2 subject 1"; d39 (topic 4, subject 0) becomes the document that says so most.
     _edit_document(tiny_mirror, "d39", "topic 2 subject 1 topic 2 subject 1")
-    second, workspace = _run(tmp_path, text)
+    _run(tmp_path, text)
     assert len(workspace.indexes.built) == 1, "the stale index of the old corpus was reused"
     assert second.provenance["cache"]["stage_outputs_reused"] == 0
     assert second.result.run["q7"][0][0] == "d39" != first.result.run["q7"][0][0]
@@ -140,3 +140,17 @@ def test_a_new_revision_of_a_default_model_recomputes_the_stage(tiny_mirror, tmp
     DEFAULT_REVISION[0] = "v2"  # the default model was updated: the config did not change
     _run(tmp_path, text)
     assert CALLS == ["some-org/default-ranker", "some-org/default-ranker"]
+
+
+def test_a_fusion_is_recomputed_when_an_input_loads_a_new_revision(tiny_mirror, tmp_path):
+    CALLS.clear()
+    text = ("pipeline:\n  - rrf:\n      of:\n        - default-model-echo: {}\n"
+            "        - model-echo: {model: some-org/other}\n")
+    DEFAULT_REVISION[0] = "v1"
+    _run(tmp_path, text)
+    _run(tmp_path, text)
+    assert sorted(CALLS) == ["some-org/default-ranker", "some-org/other"]
+    DEFAULT_REVISION[0] = "v2"  # only the default model of one input changed
+    _run(tmp_path, text)
+    assert CALLS.count("some-org/default-ranker") == 2 and CALLS.count("some-org/other") == 1
+    DEFAULT_REVISION[0] = "v1"

@@ -76,14 +76,22 @@ class PipelineBuilder:
         params = self._params(raw, entry.shorthand, here)
         identity = {"input": input_key, "type": kind, "params": params.values,
                     "files": _file_fingerprints(params.values), "models": model_revisions(params.values)}
-        context = dataclasses.replace(self.context, build_child=lambda n, w: self.build(n, w, input_key)[0],
-                                      models_used=[])
+        child_keys: list[str] = []
+
+        def build_child(child: Any, child_where: Where) -> Stage:
+            stage, child_key = self.build(child, child_where, input_key)
+            child_keys.append(child_key)
+            return stage
+
+        context = dataclasses.replace(self.context, build_child=build_child, models_used=[])
         try:
             stage = entry.factory(params, context)
         except CheckOnly:
             stage = Stage()
         if context.models_used:  # what the factory loaded, named in the config or its default
             identity["loaded_models"] = sorted(set(context.models_used))
+        if child_keys:  # a fusion's output changes with whatever changes its inputs' (their models' revisions)
+            identity["inputs"] = child_keys
         key = stable_hash(identity)
         if not isinstance(stage, Stage):
             raise TypeError(f"the factory of stage type {kind!r} returned {type(stage).__name__}, not a Stage")
