@@ -2,11 +2,11 @@
 
 Speed on the CPU comes from storing the transformer's weights in bfloat16 where the processor
 multiplies bfloat16 natively (AMX or AVX512-BF16), and in float16 on a GPU: the whole pass runs in
-that type, without autocast's conversions of every activation back and forth. On other CPUs the
-transformer runs in float32 on ONNX Runtime (the ``onnx`` runtime, see `onnx_runtime.py`) when the
-``onnx`` extra is installed, or int8 there on request. `benchmarks/encode_peers.py` measures speed
-and quality against float32 and against the peers' configurations. Batches are formed from texts
-sorted by length so padding stays small.
+that type, without autocast's conversions of every activation back and forth. On other CPUs it runs
+in float32 on torch; ONNX Runtime (the ``onnx`` runtime, see `onnx_runtime.py`, with the ``onnx``
+extra) runs it in float32 or int8 on request. `benchmarks/encode_peers.py` measures speed and quality
+against float32 and against the peers' configurations. Batches are formed from texts sorted by length
+so padding stays small, and long batches are split to an attention budget (`batching.py`).
 """
 
 from __future__ import annotations
