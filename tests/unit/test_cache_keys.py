@@ -80,7 +80,7 @@ def test_an_edited_mirror_gets_a_new_index_and_new_runs(tiny_mirror, tmp_path):
     assert len(workspace.indexes.built) == 1
     # q7 asks for "topic 2 subject 1"; d39 (topic 4, subject 0) becomes the document that says so most.
     _edit_document(tiny_mirror, "d39", "topic 2 subject 1 topic 2 subject 1")
-    _run(tmp_path, text)
+    second, workspace = _run(tmp_path, text)
     assert len(workspace.indexes.built) == 1, "the stale index of the old corpus was reused"
     assert second.provenance["cache"]["stage_outputs_reused"] == 0
     assert second.result.run["q7"][0][0] == "d39" != first.result.run["q7"][0][0]
