@@ -177,7 +177,7 @@ class DenseEncoder:
         with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
             for start in range(0, len(order), self.batch_size):
                 rows = np.asarray(order[start:start + self.batch_size])
-                features = self.model.preprocess([texts[i] for i in rows])
+                features = self._tokenize([texts[i] for i in rows])
                 for picked, part in split_features(features, self.attention_budget):
                     vectors = self._encode_features(part).float()
                     if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
@@ -188,6 +188,11 @@ class DenseEncoder:
         if len(texts) >= self.batch_size:
             release_freed_memory()
         return out
+
+    def _tokenize(self, texts: list[str]) -> dict[str, Any]:
+        """The model's own preprocessing (``preprocess`` in sentence-transformers 6, ``tokenize`` before)."""
+        preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize
+        return preprocess(texts)
 
     def _encode_features(self, features: dict[str, Any]):
         """Sentence embeddings of tokenised texts, as `SentenceTransformer.encode` computes them."""
