@@ -179,7 +179,7 @@ def projection(rows: list[dict]) -> list[dict]:
         timed = [r for r in group if not r.get("cached_encoding")] or group
         hours_from = timed[-1]  # a build from cached vectors did not encode: its time says nothing of encoding
         per_document, basis = None, "build_peak_rss_mib"
-        if len(group) > 1 and row["documents"] >= 1_000_000:
+        if len(group) > 1 and row["documents"] >= 1_000_000 and not row.get("cached_encoding"):
             before = group[-2]
             # The process's own memory where both sizes sampled it: RSS also counts the pages of mapped
             # payload files (a muvera build's token store), which the kernel drops under pressure.
