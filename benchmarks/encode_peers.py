@@ -67,13 +67,20 @@ def _bf16_weights():
     return {"model_kwargs": {"torch_dtype": torch.bfloat16}}
 
 
-def openvino_system(batch_size: int) -> Callable[[list, list[str]], DenseSystem]:
-    """The OpenVINO runtime on the float32 ONNX export of the transformer (what sentence-transformers' OpenVINO
-    backend runs, without optimum-intel, which does not install beside transformers 5.24); pooling and
-    normalisation as sentence-transformers, batches sorted by length."""
+def openvino_system(batch_size: int, hint: str) -> Callable[[list, list[str]], DenseSystem]:
+    """The OpenVINO runtime on the ONNX export of the transformer that regard's ``onnx`` runtime runs (what
+    sentence-transformers' OpenVINO backend runs, without optimum-intel, which does not install beside
+    transformers 5.24; the fused export was faster under OpenVINO than the plain one here). Pooling and
+    normalisation as sentence-transformers, batches sorted by length.
+
+    ``hint`` is OpenVINO's performance hint: ``LATENCY`` runs one synchronous request at a time on every core;
+    ``THROUGHPUT`` splits the cores into streams and keeps the optimal number of requests in flight through an
+    ``AsyncInferQueue``, as OpenVINO's throughput guide prescribes (one synchronous request would use one stream).
+    """
 
     def make(documents: list, texts: list[str]) -> DenseSystem:
         import openvino
+        import torch
         from sentence_transformers import SentenceTransformer
 
         from regard.encoders.onnx_runtime import cached_export, model_inputs, transformer_module
@@ -82,31 +89,107 @@ def openvino_system(batch_size: int) -> Callable[[list, list[str]], DenseSystem]
         resolved = resolve_model(foundation_model())
         model = SentenceTransformer(resolved.location, device="cpu")
         model.max_seq_length = MAX_LENGTH
-        path = cached_export(transformer_module(model), name=resolved.name, location=resolved.location, revision=resolved.revision,
-                             inputs=model_inputs(model))
-        compiled = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
-        request = compiled.create_infer_request()
+        path = cached_export(transformer_module(model), name=resolved.name, location=resolved.location,
+                             revision=resolved.revision, inputs=model_inputs(model))
+        compiled = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": hint})
         inputs = [port.any_name for port in compiled.inputs]
+        request = compiled.create_infer_request()
+        queue = None
+        if hint == "THROUGHPUT":
+            queue = openvino.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+        def pool(features: dict, hidden) -> np.ndarray:
+            features["token_embeddings"] = torch.from_numpy(np.asarray(hidden))
+            for module in list(model.children())[1:]:
+                features = module(features)
+            return features["sentence_embedding"].float().numpy()
 
         def encode(batch: list[str]) -> np.ndarray:
-            import torch
-
             order = sorted(range(len(batch)), key=lambda i: -len(batch[i]))
+            groups = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
             out = np.empty((len(batch), 384), dtype=np.float32)
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                features = model.preprocess([batch[i] for i in rows])
-                hidden = request.infer({name: features[name].numpy() for name in inputs})[0]
-                features["token_embeddings"] = torch.from_numpy(np.asarray(hidden))
-                for module in list(model.children())[1:]:
-                    features = module(features)
-                out[rows] = features["sentence_embedding"].float().numpy()
+            if queue is None:
+                for rows in groups:
+                    features = model.preprocess([batch[i] for i in rows])
+                    out[rows] = pool(features, request.infer({name: features[name].numpy() for name in inputs})[0])
+                return out
+            hidden: dict[int, np.ndarray] = {}
+            queue.set_callback(lambda finished, key: hidden.__setitem__(key, finished.get_output_tensor(0).data.copy()))
+            features = [model.preprocess([batch[i] for i in rows]) for rows in groups]
+            for key, group in enumerate(features):
+                queue.start_async({name: group[name].numpy() for name in inputs}, userdata=key)
+            queue.wait_all()
+            for key, rows in enumerate(groups):
+                out[rows] = pool(features[key], hidden[key])
             return out
 
-        return DenseSystem("OpenVINO runtime, fp32 ONNX export", "fp32", lambda: encode(texts), encode,
+        return DenseSystem(f"OpenVINO runtime, {hint} hint", "fp32", lambda: encode(texts), encode,
                            lambda: encode(texts[:2 * batch_size]), f"openvino {openvino.__version__}")
 
-    make.__name__ = "openvino_system"
+    make.__name__ = f"openvino_runtime_{hint.lower()}"
+    return make
+
+
+# sentence-transformers backend configurations run by st_backend_worker.py: (configuration, label, precision).
+WORKER_CONFIGURATIONS = (
+    ("onnx", "sentence-transformers ONNX backend (optimum export)", "fp32"),
+    ("onnx-O3", "sentence-transformers ONNX backend, O3-optimised export", "fp32"),
+    ("onnx-qint8-avx2", "sentence-transformers ONNX backend, int8 (qint8 AVX2 export)", "int8"),
+    ("openvino", "sentence-transformers OpenVINO backend", "fp32"),
+)
+
+
+def worker_system(configuration: str, label: str, precision: str, python: str,
+                  batch_size: int) -> Callable[[list, list[str]], DenseSystem]:
+    """A sentence-transformers backend configuration in its own process under ``python`` (see
+    st_backend_worker.py): it loads and exports there; each timed call sends one request and waits."""
+
+    def make(documents: list, texts: list[str]) -> DenseSystem:
+        import atexit
+        import json
+        import shutil
+        import subprocess
+        import tempfile
+
+        work = Path(tempfile.mkdtemp(prefix=f"regard-st-{configuration}-"))
+        worker = subprocess.Popen(
+            [python, str(Path(__file__).with_name("st_backend_worker.py")), "--configuration", configuration,
+             "--model", model_location(), "--work", str(work), "--batch-size", str(batch_size),
+             "--max-length", str(MAX_LENGTH)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def stop() -> None:  # the worker, then its model copy and exports (this benchmark made both)
+            worker.kill()
+            worker.wait()
+            shutil.rmtree(work, ignore_errors=True)
+
+        atexit.register(stop)
+
+        def answer() -> dict:
+            line = worker.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {configuration} worker under {python} ended (see its messages above)")
+            return json.loads(line)
+
+        ready = answer()
+        timed_texts = work / "timed-texts.json"  # written once; the worker reads it inside the timed call
+        timed_texts.write_text(json.dumps(texts))
+
+        def encode(batch: list[str]) -> np.ndarray:
+            source = timed_texts
+            if batch is not texts:
+                source = work / "texts.json"
+                source.write_text(json.dumps(batch))
+            out = work / "vectors.npy"
+            worker.stdin.write(json.dumps({"encode": str(source), "out": str(out)}) + "\n")
+            worker.stdin.flush()
+            answer()
+            return np.load(out)
+
+        return DenseSystem(label, precision, lambda: encode(texts), encode, lambda: encode(texts[:2 * batch_size]),
+                           ready["note"])
+
+    make.__name__ = f"st_{configuration.replace('-', '_')}"
     return make
 
 
@@ -116,8 +199,11 @@ def foundation_model() -> str:
     return foundation.MODEL
 
 
-def peers(batch_size: int) -> list[tuple[Callable, bool]]:
-    """(maker, optional) for every configuration; an optional one that fails to load is reported as skipped."""
+def peers(batch_size: int, optimum_python: str = "") -> list[tuple[Callable, bool]]:
+    """(maker, optional) for every configuration; an optional one that fails to load is reported as skipped.
+
+    sentence-transformers' ONNX and OpenVINO backends run in this process, or, with ``optimum_python``, each in
+    a worker process under that interpreter (where optimum installs)."""
     import foundation
 
     foundation.BATCH_SIZE = batch_size
@@ -125,14 +211,18 @@ def peers(batch_size: int) -> list[tuple[Callable, bool]]:
 
     precision = effective_precision("auto", foundation.device())
     default = (precision, effective_runtime("auto", precision, foundation.device()))
+    backends = [(make(batch_size), True) for make in (
+        st_system("sentence-transformers ONNX backend", "fp32", backend="onnx"),
+        st_system("sentence-transformers OpenVINO backend", "fp32", backend="openvino"))]
+    if optimum_python:
+        backends = [(worker_system(configuration, label, precision, optimum_python, batch_size), True)
+                    for configuration, label, precision in WORKER_CONFIGURATIONS]
     systems = [
         (plain_st_system, False),
         (st_system("sentence-transformers bf16 weights", "bf16", **_bf16_weights())(batch_size), False),
-        (st_system("sentence-transformers ONNX backend", "fp32", backend="onnx")(batch_size), True),
-        (st_system("sentence-transformers ONNX backend, int8 (AVX2 export)", "int8", backend="onnx",
-                   model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"})(batch_size), True),
-        (st_system("sentence-transformers OpenVINO backend", "fp32", backend="openvino")(batch_size), True),
-        (openvino_system(batch_size), True),
+        *backends,
+        (openvino_system(batch_size, "LATENCY"), True),
+        (openvino_system(batch_size, "THROUGHPUT"), True),
         (onnx_int8_system, True),
         (regard_system("auto", "auto"), False),
         (regard_system("fp32", "torch"), False),
@@ -200,6 +290,9 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=8, help="Texts encoded once by each configuration before timing.")
     parser.add_argument("--quality", action="store_true", help="Also encode the whole corpus for nDCG@10.")
     parser.add_argument("--note", default="", help="A sentence for the report (e.g. on the machine's load).")
+    parser.add_argument("--optimum-python", default="", help="A Python interpreter whose environment has "
+                        "sentence-transformers with optimum-onnx / optimum-intel: its ONNX and OpenVINO backends then run "
+                        "there, one worker process per configuration (st_backend_worker.py).")
     parser.add_argument("--only", default="", help="Comma-separated parts of configuration names to run "
                         "(the two sentence-transformers torch configurations always run: they are the reference).")
     parser.add_argument("--out-name", default="", help="Report name (default encode_peers, or encode_peers-partial "
@@ -223,7 +316,7 @@ def main() -> None:
     documents, texts = data.documents[:args.docs], data.doc_texts[:args.docs]
     systems, skipped = [], []
     wanted = [part.strip() for part in args.only.split(",") if part.strip()]
-    for make, optional in peers(args.batch_size):
+    for make, optional in peers(args.batch_size, args.optimum_python):
         if wanted and make is not plain_st_system and "bf16_weights" not in make.__name__ \
                 and not any(part in make.__name__ for part in wanted):
             continue

@@ -30,10 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="Part of a configuration's name, e.g. regard_int8_onnx.")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--optimum-python", default="", help="As in encode_peers.py: the interpreter that runs "
+                        "sentence-transformers' ONNX and OpenVINO backends.")
     parser.add_argument("--out-dir", default=str(RESULTS_DIR))
     args = parser.parse_args()
     configure_data_path()
-    makers = [make for make, _ in peers(args.batch_size) if args.config in make.__name__]
+    makers = [make for make, _ in peers(args.batch_size, args.optimum_python) if args.config in make.__name__]
     if len(makers) != 1:
         raise SystemExit(f"--config {args.config!r} matches {[m.__name__ for m in makers]}; name exactly one")
     data = load_data()

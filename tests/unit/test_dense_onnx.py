@@ -145,3 +145,59 @@ def test_cross_encoder_onnx_logits_match_torch(spread_cross_encoder, own_cache):
     int8 = PairScorer.load(str(tiny_checkpoint), device="cpu", precision="int8", batch_size=4)
     assert int8.runtime == "onnx"
     assert np.corrcoef(int8.score(queries, documents), expected)[0, 1] > 0.9
+
+
+def test_int8_keeps_the_feed_forward_output_projections_in_float32(tiny_st, own_cache):
+    """The recipe quantises the Attention projections and every MatMul but those fed by the GELU activation
+    (see onnx_runtime._quantize)."""
+    import onnx
+
+    from regard.encoders.onnx_runtime import activation_fed_matmuls
+
+    encoder = DenseEncoder(tiny_st, device="cpu", precision="int8")
+    fp32 = onnx.load(str(encoder.onnx.path.with_name("model.onnx")), load_external_data=False)
+    kept = activation_fed_matmuls(fp32)
+    assert len(kept) == 2  # one per layer of the tiny two-layer BERT
+    int8 = onnx.load(str(encoder.onnx.path), load_external_data=False)
+    float_matmuls = {node.name for node in int8.graph.node if node.op_type == "MatMul"}
+    assert float_matmuls == set(kept)
+    assert any(node.op_type in ("DynamicQuantizeMatMul", "MatMulInteger") for node in int8.graph.node)
+    assert any(node.op_type == "QAttention" for node in int8.graph.node)  # the fused attention's projections
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_streams_give_the_vectors_of_one_stream(tiny_st, own_cache, precision):
+    """Batches run side by side on one session (streams) land in their own rows, as run one after another."""
+    from regard.encoders.onnx_runtime import OnnxTransformer
+
+    encoder = DenseEncoder(tiny_st, device="cpu", precision=precision, runtime="onnx", batch_size=2)
+    texts = TEXTS * 5
+    encoder.onnx = OnnxTransformer(encoder.model, encoder.onnx.path, threads=2, streams=1)
+    one = encoder.encode(texts)
+    encoder.onnx = OnnxTransformer(encoder.model, encoder.onnx.path, threads=2, streams=3)
+    assert encoder.onnx.streams == 3
+    several = encoder.encode(texts)
+    assert np.abs(several - one).max() < 1e-5
+    # Fewer texts than streams × batch size: smaller batches. int8 quantises activations per batch, so its
+    # vectors depend on which texts share a batch; fp32's do not.
+    few = encoder.encode(texts[:4])
+    bound = 1e-5 if precision == "fp32" else 1e-2
+    assert np.abs(few - DenseEncoder(tiny_st, device="cpu", precision=precision, runtime="onnx").encode(texts[:4])).max() < bound
+
+
+def test_auto_precision_on_a_cpu_without_native_bf16_is_int8_on_onnx(monkeypatch):
+    from regard.encoders import dense, onnx_runtime
+
+    monkeypatch.setattr(dense, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(onnx_runtime, "onnx_runtime_available", lambda: True)
+    assert dense.encoder_precision("auto", "auto", "cpu") == "int8"
+    assert dense.encoder_precision("auto", "onnx", "cpu") == "int8"
+    assert dense.encoder_precision("auto", "torch", "cpu") == "fp32"  # torch has no int8
+    assert dense.encoder_precision("fp32", "auto", "cpu") == "fp32"
+    assert dense.encoder_precision("auto", "auto", "cuda") == "fp16"
+    monkeypatch.setattr(onnx_runtime, "onnx_runtime_available", lambda: False)
+    assert dense.encoder_precision("auto", "auto", "cpu") == "fp32"  # without the onnx extra
+    monkeypatch.setattr(dense, "cpu_has_fast_bf16", lambda: True)
+    assert dense.encoder_precision("auto", "auto", "cpu") == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        dense.encoder_precision("int4", "auto", "cpu")

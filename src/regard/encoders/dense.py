@@ -11,6 +11,7 @@ so padding stays small, and long batches are split to an attention budget (`batc
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from regard.progress import progress_bar
 
 from regard.data.types import Document
 from regard.encoders.batching import default_attention_budget, split_features
+from regard.encoders.streams import in_streams
 from regard.models import (
     DEFAULT_DENSE_MODEL, ResolvedModel, autocast, choose_device, cpu_has_fast_bf16, loading_model, resolve_model,
 )
@@ -58,6 +60,27 @@ def effective_precision(precision: str, device: str) -> str:
     if device.startswith("cuda"):
         return "fp16"
     return "bf16" if device == "cpu" and cpu_has_fast_bf16() else "fp32"
+
+
+def encoder_precision(precision: str, runtime: str, device: str) -> str:
+    """Resolve a dense encoder's ``precision`` for ``runtime`` on ``device``.
+
+    ``auto`` is fp16 on a GPU and bf16 on a CPU with native bfloat16, as :func:`effective_precision`. On other
+    CPUs it is int8 on ONNX Runtime when the ``onnx`` extra is installed and ``runtime`` is ``auto`` or
+    ``onnx``, else fp32: there int8 was the fastest configuration measured, regard's or a peer's, with
+    nDCG@10 within 0.002 of float32 (all-MiniLM-L6-v2 on SciFact; docs/RESULTS.md, issue 16).
+    """
+    if precision not in ENCODER_PRECISIONS:
+        raise ValueError(f"precision must be one of {ENCODER_PRECISIONS}, got {precision!r}")
+    if precision == "int8":
+        return precision
+    resolved = effective_precision(precision, device)
+    if precision == "auto" and resolved == "fp32" and device == "cpu" and runtime in ("auto", "onnx"):
+        from regard.encoders.onnx_runtime import onnx_runtime_available
+
+        if onnx_runtime_available():
+            return "int8"
+    return resolved
 
 
 def effective_runtime(runtime: str, precision: str, device: str) -> str:
@@ -108,9 +131,7 @@ class DenseEncoder:
 
         self.resolved: ResolvedModel = resolve_model(model)
         self.device = choose_device(device)
-        if precision not in ENCODER_PRECISIONS:
-            raise ValueError(f"precision must be one of {ENCODER_PRECISIONS}, got {precision!r}")
-        self.precision = "int8" if precision == "int8" else effective_precision(precision, self.device)
+        self.precision = encoder_precision(precision, runtime, self.device)
         self.runtime = effective_runtime(runtime, self.precision, self.device)
         with loading_model(self.resolved):
             self.model = SentenceTransformer(
@@ -119,6 +140,7 @@ class DenseEncoder:
         if max_length:
             self.model.max_seq_length = max_length
         self.onnx = None
+        self._tokenizer_lock = threading.Lock()
         if self.runtime == "onnx":
             self.onnx = self._onnx_session(self.precision == "int8")
         # bf16 anywhere, fp16 on GPUs (float16 on a CPU stays autocast over float32 weights).
@@ -167,27 +189,36 @@ class DenseEncoder:
 
     def encode(self, texts: list[str], progress: bool = False, desc: str = "Encoding") -> np.ndarray:
         """Encode texts into a float32 matrix, one row per text, in input order."""
-        import torch
-
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         bar = progress_bar(total=len(texts), desc=desc, unit="text", disable=not progress)
-        with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
-            for start in range(0, len(order), self.batch_size):
-                rows = np.asarray(order[start:start + self.batch_size])
-                features = self._tokenize([texts[i] for i in rows])
-                for picked, part in split_features(features, self.attention_budget):
-                    vectors = self._encode_features(part).float()
-                    if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
-                        vectors = torch.nn.functional.normalize(vectors, dim=-1)
-                    out[rows[picked.numpy()]] = vectors.cpu().numpy()
-                bar.update(len(rows))
+        streams = self.onnx.streams if self.onnx is not None else 1
+        # Fewer texts than streams × batch size: smaller batches, so every stream gets one.
+        size = min(self.batch_size, -(-len(texts) // streams))
+        batches = (np.asarray(order[start:start + size]) for start in range(0, len(order), size))
+        for rows in in_streams(lambda rows: self._encode_batch([texts[i] for i in rows], rows, out), batches, streams):
+            bar.update(len(rows))
         bar.close()
         if len(texts) >= self.batch_size:
             release_freed_memory()
         return out
+
+    def _encode_batch(self, texts: list[str], rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Encode one batch into ``out[rows]`` (split to the attention budget); returns ``rows``."""
+        import torch
+
+        # inference_mode and autocast hold per thread: entered here, where the batch runs.
+        with torch.inference_mode(), autocast(self.device, "fp32" if self.weights else self.precision):
+            with self._tokenizer_lock:  # a fast tokenizer resets its padding state per call: one caller at a time
+                features = self._tokenize(texts)
+            for picked, part in split_features(features, self.attention_budget):
+                vectors = self._encode_features(part).float()
+                if self.normalize:  # in float32: a bfloat16 norm is off by up to 0.4%
+                    vectors = torch.nn.functional.normalize(vectors, dim=-1)
+                out[rows[picked.numpy()]] = vectors.cpu().numpy()
+        return rows
 
     def _tokenize(self, texts: list[str]) -> dict[str, Any]:
         """The model's own preprocessing (``preprocess`` in sentence-transformers 6, ``tokenize`` before)."""

@@ -307,15 +307,15 @@ def _bm25(params: Params, context: StageContext) -> Stage:
 @register_stage("dense")
 def _dense(params: Params, context: StageContext) -> Stage:
     """Dense retrieval over a FAISS index (or rescoring an incoming run); model, precision, faiss, k, ..."""
-    from regard.encoders.dense import ENCODER_PRECISIONS, RUNTIMES, effective_precision, effective_runtime
+    from regard.encoders.dense import ENCODER_PRECISIONS, RUNTIMES, effective_runtime, encoder_precision
     from regard.indexing.faiss_index import FAISS_TYPES, FP16_TYPES
     from regard.models import DEFAULT_DENSE_MODEL, choose_device
 
     device = choose_device(context.device)
     model = params.get("model", str, DEFAULT_DENSE_MODEL)
     precision = params.choice("precision", ENCODER_PRECISIONS, "auto")
-    precision = precision if precision == "int8" else effective_precision(precision, device)
     runtime = params.choice("runtime", RUNTIMES, "auto")
+    precision = encoder_precision(precision, runtime, device)
     try:
         resolved_runtime = effective_runtime(runtime, precision, device)
     except ValueError as err:
