@@ -207,9 +207,9 @@ def peers(batch_size: int, optimum_python: str = "") -> list[tuple[Callable, boo
     import foundation
 
     foundation.BATCH_SIZE = batch_size
-    from regard.encoders.dense import effective_precision, effective_runtime
+    from regard.encoders.dense import effective_runtime, encoder_precision
 
-    precision = effective_precision("auto", foundation.device())
+    precision = encoder_precision("auto", "auto", foundation.device())
     default = (precision, effective_runtime("auto", precision, foundation.device()))
     backends = [(make(batch_size), True) for make in (
         st_system("sentence-transformers ONNX backend", "fp32", backend="onnx"),
@@ -255,8 +255,12 @@ def markdown(report: dict) -> str:
         lines += ["", "Not measured (could not be loaded here):"] + [f"- {why}" for why in report["skipped"]]
     if s.get("note"):
         lines += ["", s["note"]]
-    lines += ["", f"Command: `benchmarks/encode_peers.py --docs {s['docs']} --rounds {s['rounds']} "
-              f"--batch-size {s['batch_size']}{' --quality' if s['quality'] else ''}`", ""]
+    command = s.get("command") or (f"benchmarks/encode_peers.py --docs {s['docs']} --rounds {s['rounds']} "
+                                   f"--batch-size {s['batch_size']}{' --quality' if s['quality'] else ''}")
+    lines += ["", f"Command: `{command}`"]
+    if s.get("quality_command"):
+        lines += [f"nDCG@10 (SciFact test, exact inner product): `{s['quality_command']}`"]
+    lines += [""]
     return "\n".join(lines)
 
 
@@ -365,6 +369,7 @@ def main() -> None:
             row["delta_ndcg@10_vs_fp32"] = row["ndcg@10"] - fp32["ndcg@10"]
     report = {
         "settings": {"docs": args.docs, "rounds": args.rounds, "batch_size": args.batch_size, "max_length": MAX_LENGTH,
+                     "command": "benchmarks/encode_peers.py " + " ".join(sys.argv[1:]),
                      "torch_threads": torch.get_num_threads(), "quality": args.quality, "note": args.note},
         "hardware": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                      "fast_bf16": cpu_has_fast_bf16()},

@@ -738,13 +738,13 @@ def bm25_section(data: BenchData, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def dense_section(data: BenchData, args: argparse.Namespace) -> dict[str, Any]:
-    from regard.encoders.dense import effective_precision
+    from regard.encoders.dense import encoder_precision
 
     n_docs = min(args.docs or len(data.documents), len(data.documents))
     results, skipped = run_dense(data, n_docs, args.dense_repeats, args.onnx_int8)
     return {
         "model": MODEL, "model_location": model_location(), "batch_size": BATCH_SIZE, "device": device(),
-        "auto_precision": effective_precision("auto", device()), "docs": n_docs,
+        "auto_precision": encoder_precision("auto", "auto", device()), "docs": n_docs,
         "corpus_docs": len(data.documents), "repeats": args.dense_repeats,
         "systems": dense_rows(results), "skipped": skipped,
     }

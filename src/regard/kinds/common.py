@@ -21,10 +21,10 @@ ENCODER_HELP = {
 }
 DENSE_ENCODER_HELP = {
     **ENCODER_HELP,
-    "precision": "Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, else fp32; "
-                 "int8 (dynamic quantisation) runs on the onnx runtime.",
+    "precision": "Encoding precision; auto is bf16 on CPUs with native bfloat16, fp16 on GPUs, int8 on other "
+                 "CPUs when regard[onnx] is installed (else fp32); int8 (dynamic quantisation) runs on the onnx runtime.",
     "runtime": "What computes the encoder: torch, or onnx (ONNX Runtime on the CPU, fp32 or int8; needs "
-               "regard[onnx]); auto is torch (onnx for int8).",
+               "regard[onnx]); auto is onnx for int8, else torch.",
 }
 FAISS_HELP = {
     "faiss_type": "FAISS index type: flat (exact inner product), hnsw, ivfpq, or pq (exhaustive scan of "
