@@ -250,8 +250,8 @@ MAX_STREAMS = 8
 class OnnxTransformer:
     """An ONNX Runtime session standing in for a SentenceTransformer's transformer module.
 
-    ``encode(batch)`` tokenises with the model's own preprocessing, runs the session, and passes the
-    token embeddings through the model's remaining modules (pooling, dense, normalisation).
+    ``encode_features(features)`` runs the session on features the model's own preprocessing made and
+    passes the token embeddings through the model's remaining modules (pooling, dense, normalisation).
     """
 
     def __init__(self, model, path: Path, threads: int | None = None, streams: int | None = None):
@@ -265,10 +265,6 @@ class OnnxTransformer:
         self.inputs = tuple(i.name for i in self.session.get_inputs())
         self.model = model
         self.path = path
-
-    def encode(self, texts: list[str]):
-        """Sentence embeddings (a float32 torch tensor) of ``texts``, as the model's modules compute them."""
-        return self.encode_features(self.model.preprocess(texts))
 
     def encode_features(self, features: dict[str, Any]):
         """Sentence embeddings of features the model's own preprocessing made."""
